@@ -1,0 +1,68 @@
+"""nbgrader configuration of the course "Backprop by hand" (nbgrader 0.9.6)."""
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (
+    ClearHiddenTests,
+    ClearMarkScheme,
+    ClearOutput,
+    Execute,
+    GetGrades,
+    IncludeHeaderFooter,
+    LockCells,
+    NbGraderPreprocessor,
+)
+
+c = get_config()  # noqa: F821 (nbgrader provides get_config)
+
+c.CourseDirectory.course_id = "backprop-by-hand"
+c.CourseDirectory.root = "."
+# nbgrader's default is "solution" (singular); this course publishes solutions/.
+c.CourseDirectory.solution_directory = "solutions"
+# the helper module is shipped with every assignment; never ship caches.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
+
+c.CourseDirectory.db_assignments = [
+    {"name": "ps1_perceptron"},
+    {"name": "ps2_multi_output_perceptron"},
+    {"name": "ps3_chain_rule"},
+    {"name": "ps4_mlp_backprop"},
+]
+
+# Per-cell time limit while validating and autograding (an infinite loop costs
+# at most this long), and no timing metadata, so executed notebooks are
+# byte-for-byte reproducible.
+c.Execute.timeout = 60
+c.Execute.record_timing = False
+
+# Any stderr output zeroes a grade cell. Python warnings raised by libraries
+# (a DeprecationWarning, a UserWarning) are not the student's fault; drop them.
+c.IgnorePattern.pattern = r"(?m)^\S*\.py:\d+: \w*Warning: |^\s*warnings\.warn\("
+c.IgnorePattern.enabled = True
+
+# Long output (a print in a loop) is cut, so feedback stays readable.
+c.LimitOutput.max_lines = 200
+c.LimitOutput.max_traceback = 40
+
+# solutions/ is published: no hidden tests in it (generate_solution keeps them).
+c.GenerateSolution.preprocessors = [
+    IncludeHeaderFooter, LockCells, ClearOutput, ClearMarkScheme, ClearHiddenTests, Execute,
+]
+
+
+class HideHiddenTestCode(NbGraderPreprocessor):
+    """In feedback, a hidden test shows its result and message, never its code.
+
+    ClearHiddenTests (below) removes the code between the markers; this drops
+    the traceback (which quotes that code) and keeps only "Error: message".
+    """
+
+    def preprocess_cell(self, cell, resources, index):
+        if "BEGIN HIDDEN TESTS" in cell.source:
+            for out in cell.get("outputs", []):
+                if out.output_type == "error":
+                    out.traceback = [f"{out.ename}: {out.evalue}"]
+        return cell, resources
+
+
+c.GenerateFeedback.preprocessors = [
+    GetGrades, HideHiddenTestCode, ClearHiddenTests, CSSHTMLHeaderPreprocessor,
+]
