@@ -1,5 +1,6 @@
 """nbgrader configuration of the course "Backprop by hand" (nbgrader 0.9.6)."""
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.plugins import FileNameCollectorPlugin
 from nbgrader.preprocessors import (
     ClearHiddenTests,
     ClearMarkScheme,
@@ -37,6 +38,14 @@ c.Execute.record_timing = False
 # (a DeprecationWarning, a UserWarning) are not the student's fault; drop them.
 c.IgnorePattern.pattern = r"(?m)^\S*\.py:\d+: \w*Warning: |^\s*warnings\.warn\("
 c.IgnorePattern.enabled = True
+
+# A deleted test cell is put back (and run) rather than silently losing or
+# gaining its points; edited or retyped test cells are restored from source/.
+c.OverwriteCells.add_missing_cells = True
+
+# zip_collect: an LMS download of files named <student_id>_<assignment>.ipynb.
+c.ZipCollectApp.collector_plugin = FileNameCollectorPlugin
+c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[A-Za-z0-9]+)_(?P<file_id>[^/]+\.ipynb)$"
 
 # Long output (a print in a loop) is cut, so feedback stays readable.
 c.LimitOutput.max_lines = 200

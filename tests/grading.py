@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 ASSIGNMENTS = sorted(p.name for p in (ROOT / "source").iterdir() if p.is_dir())
-STUDENT_WALL_SECONDS = int(os.environ.get("BP_STUDENT_WALL_SECONDS", 1200))
+STUDENT_WALL_SECONDS = int(os.environ.get("BP_STUDENT_WALL_SECONDS", "1200"))
 
 os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"  # nbgrader runs alembic
 
@@ -134,13 +134,11 @@ def _safe_execute_class():
         def preprocess_cell(self, cell, resources, index):
             self._index = index
             if index in self._skipped and cell.cell_type == "code":
-                cell.outputs = [new_output(
-                    "error", ename="KernelDied",
-                    evalue=("this cell stopped the Python kernel (os._exit, a crash, or running "
-                            "out of memory or time), so it was skipped and the notebook was "
-                            "run again without it"),
-                    traceback=[f"KernelDied ({self._skipped[index]}): this cell stopped the "
-                               "Python kernel, so it was skipped and scores 0."])]
+                why = (f"KernelDied ({self._skipped[index]}): this cell stopped the Python "
+                       "kernel (os._exit, a crash, out of memory or time), so it was skipped, "
+                       "the notebook was run again without it, and it scores 0.")
+                cell.outputs = [new_output("error", ename="KernelDied", evalue=why,
+                                           traceback=[why])]
                 return cell, self.resources
             cell, resources = super().preprocess_cell(cell, resources, index)
             for out in cell.get("outputs", []):
@@ -152,17 +150,44 @@ def _safe_execute_class():
     return SafeExecute
 
 
+def _deduplicate_class():
+    """nbgrader's DeduplicateIds leaves `"nbgrader": {}` on the dropped copy of a duplicated
+    grade cell, which crashes OverwriteCells.add_missing_cells; drop the key instead."""
+    from nbgrader.preprocessors import DeduplicateIds
+
+    class Deduplicate(DeduplicateIds):
+        def preprocess(self, nb, resources):
+            nb, resources = super().preprocess(nb, resources)
+            for cell in nb.cells:
+                if cell.metadata.get("nbgrader") == {}:
+                    del cell.metadata["nbgrader"]
+            return nb, resources
+
+    return Deduplicate
+
+
 def autograde_here(course, a, student, timeout=None):
     """Autograde one submission in this process (called by `autograde` in a child)."""
     from nbconvert.preprocessors import ClearMetadataPreprocessor
     from nbgrader.preprocessors import (
-        AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades)
+        AssignLatePenalties,
+        CheckCellMetadata,
+        ClearOutput,
+        IgnorePattern,
+        LimitOutput,
+        OverwriteCells,
+        OverwriteKernelspec,
+        SaveAutoGrades,
+    )
 
     os.environ["JUPYTER_PATH"] = _sandbox_kernelspec(tempfile.mkdtemp(prefix="bp-spec-"))
     os.environ["BP_SANDBOX_READONLY"] = os.pathsep.join(
         {str(Path(course).resolve()), str(ROOT)})
     overrides = {
         "Execute.kernel_name": "bp-sandbox",
+        "Autograde.sanitize_preprocessors": [
+            ClearOutput, _deduplicate_class(), OverwriteKernelspec, OverwriteCells,
+            CheckCellMetadata],
         "Autograde.autograde_preprocessors": [
             _safe_execute_class(), IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
             SaveAutoGrades, AssignLatePenalties, CheckCellMetadata],
@@ -181,7 +206,7 @@ def autograde(course, a, student, timeout=None, wall=STUDENT_WALL_SECONDS):
     if timeout:
         cmd += ["--timeout", str(timeout)]
     try:
-        run = subprocess.run(cmd, capture_output=True, text=True, timeout=wall,
+        run = subprocess.run(cmd, capture_output=True, text=True, timeout=wall, check=False,
                              start_new_session=True)
     except subprocess.TimeoutExpired:
         return f"grading took longer than {wall} s and was stopped"
@@ -200,6 +225,49 @@ def scores(course, a, student):
         return {g.name: (g.score, g.max_score) for nb in sub.notebooks for g in nb.grades}
 
 
+def _released(course, a):
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}") as gb:
+        try:
+            return bool(gb.find_assignment(a).notebooks)
+        except MissingEntry:
+            return False
+
+
+def grade(course, a, timeout=None, log=print):
+    """Autograde every submission of `a`, write feedback and grades.csv.
+
+    Returns {student: reason} for the submissions that could not be graded.
+    """
+    course = Path(course)
+    if (course / "downloaded" / a / "archive").is_dir():
+        run = subprocess.run([BIN / "nbgrader", "zip_collect", a, "--force"], cwd=course,
+                             capture_output=True, text=True, check=False)
+        log(f"zip_collect {a}: {'done' if run.returncode == 0 else run.stderr[-500:]}")
+    if not _released(course, a):
+        generate_release(course, a)  # records the assignment's cells in the gradebook
+    students = sorted(p.parent.name for p in (course / "submitted").glob(f"*/{a}"))
+    failed = {}
+    for i, student in enumerate(students, 1):
+        reason = autograde(course, a, student, timeout=timeout)
+        if reason is None:
+            result = api(course).generate_feedback(a, student)
+            reason = None if result["success"] else "feedback failed: " + result.get("error", "")
+        if reason:
+            failed[student] = reason
+        log(f"[{i}/{len(students)}] {student}: {reason or 'graded'}")
+    run = subprocess.run([BIN / "nbgrader", "export", "--to", str(course / "grades.csv")],
+                         cwd=course, capture_output=True, text=True, check=False)
+    if run.returncode != 0:
+        failed["(export)"] = run.stderr[-500:]
+    log(f"graded {len(students) - len(failed)} of {len(students)} submissions of {a}; "
+        f"grades in {course / 'grades.csv'}, feedback in {course / 'feedback'}")
+    for student, reason in failed.items():
+        log(f"NOT GRADED {student}: {reason}")
+    return failed
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("command", choices=["release", "solutions", "grade", "_autograde_one"])
@@ -209,6 +277,9 @@ def main(argv=None):
     opts = p.parse_args(argv)
     if opts.command in ("release", "solutions"):
         _publish(opts.command, opts.args or ASSIGNMENTS)
+    elif opts.command == "grade":
+        (a,) = opts.args
+        return 1 if grade(opts.course, a, opts.timeout) else 0
     elif opts.command == "_autograde_one":
         course, a, student = opts.args
         return 0 if autograde_here(course, a, student, opts.timeout) else 1

@@ -18,8 +18,8 @@ import tempfile
 
 CLONE_NEWNS = 0x00020000
 LIMITS = {
-    resource.RLIMIT_AS: int(os.environ.get("BP_KERNEL_MEMORY", 4 << 30)),
-    resource.RLIMIT_CPU: int(os.environ.get("BP_KERNEL_CPU_SECONDS", 900)),
+    resource.RLIMIT_AS: int(os.environ.get("BP_KERNEL_MEMORY", str(4 << 30))),
+    resource.RLIMIT_CPU: int(os.environ.get("BP_KERNEL_CPU_SECONDS", "900")),
     resource.RLIMIT_FSIZE: 64 << 20,
     resource.RLIMIT_CORE: 0,
 }

@@ -1,0 +1,52 @@
+# Backprop by hand: the course's commands. Run `make help` for the list.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PORT   ?= 8888
+A      ?= ps1_perceptron
+JOBS   ?= 2
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: help install lab test lint release solutions grade clean
+
+help:
+	@echo "make lab        install (if needed) and serve JupyterLab on the course"
+	@echo "make test       install (if needed) and run every check"
+	@echo "make release    regenerate release/ from source/ (instructors)"
+	@echo "make solutions  regenerate solutions/ from source/ (instructors)"
+	@echo "make grade A=ps1_perceptron   autograde submitted/, write feedback and grades.csv"
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/jupyter server extension list 2>&1 | grep -q "nbgrader.server_extensions.formgrader.*enabled"
+	$(BIN)/jupyter labextension list 2>&1 | grep -i "nbgrader.*enabled"
+	touch $(STAMP)
+
+lab: $(STAMP)
+	@echo "Serving JupyterLab on the course; open the URL printed below (Ctrl-C stops it)."
+	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) \
+		--ServerApp.root_dir=$(CURDIR)
+
+test: $(STAMP)
+	$(BIN)/pytest -n $(JOBS) --dist loadscope -p no:cacheprovider \
+		--nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
+		notebooks solutions tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+release: $(STAMP)
+	$(BIN)/python tests/grading.py release
+
+solutions: $(STAMP)
+	$(BIN)/python tests/grading.py solutions
+
+grade: $(STAMP)
+	$(BIN)/python tests/grading.py grade $(A)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,44 @@
+"""Shared fixtures: scratch nbgrader courses built from this repository's source/."""
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import grading
+
+ASSIGNMENTS = grading.ASSIGNMENTS
+
+
+def notebook(kind, a):
+    """The one notebook of assignment `a` in source/, release/ or solutions/."""
+    return grading.ROOT / kind / a / f"{a}.ipynb"
+
+
+def submit(course, a, student, nb_path_or_node):
+    """Put a notebook (a path or a NotebookNode) in course/submitted/student/a/."""
+    dest = Path(course) / "submitted" / student / a
+    dest.mkdir(parents=True, exist_ok=True)
+    target = dest / f"{a}.ipynb"
+    if isinstance(nb_path_or_node, (str, Path)):
+        shutil.copy(nb_path_or_node, target)
+    else:
+        nbformat.write(nb_path_or_node, target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def course_factory(tmp_path_factory):
+    """Build (once per module and assignment) a course with the assignment released."""
+    built = {}
+
+    def make(a):
+        if a not in built:
+            course = grading.new_course(tmp_path_factory.mktemp(f"course-{a}"), [a])
+            grading.generate_release(course, a)
+            built[a] = course
+        return built[a]
+
+    return make

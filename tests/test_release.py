@@ -1,0 +1,100 @@
+"""release/ and solutions/ are exactly what nbgrader makes of source/, and leak nothing."""
+import json
+import re
+
+import nbformat
+import pytest
+from conftest import ASSIGNMENTS, grading, notebook
+
+SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.DOTALL)
+HIDDEN_REGION = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.DOTALL)
+
+
+def _files(folder):
+    return {p.relative_to(folder): p for p in folder.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts}
+
+
+def _region_lines(a, region):
+    """Lines found only inside the solution or hidden-test regions of the source."""
+    nb = nbformat.read(notebook("source", a), as_version=4)
+    inside, outside = set(), set()
+    for cell in nb.cells:
+        for block in region.findall(cell.source):
+            inside |= {ln.strip() for ln in block.splitlines()
+                       if len(ln.strip()) > 12 and not ln.strip().startswith("#")}
+        outside |= {ln.strip() for ln in region.sub("", cell.source).splitlines()}
+    return inside - outside
+
+
+def _without_outputs(path):
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    return nb
+
+
+def test_every_assignment_is_configured():
+    cfg = grading.config(grading.ROOT)
+    names = [a["name"] for a in cfg.CourseDirectory.db_assignments]
+    expected = ["ps1_perceptron", "ps2_multi_output_perceptron", "ps3_chain_rule",
+                "ps4_mlp_backprop"]
+    assert names == expected
+    assert set(ASSIGNMENTS) <= set(names)
+    assert cfg.CourseDirectory.solution_directory == "solutions"
+    for a in ASSIGNMENTS:
+        assert notebook("source", a).exists(), f"source/{a}/{a}.ipynb is missing"
+
+
+@pytest.mark.parametrize("a", ASSIGNMENTS)
+def test_release_is_regenerated_byte_for_byte(a, tmp_path):
+    course = grading.new_course(tmp_path, [a])
+    fresh, committed = grading.generate_release(course, a), grading.ROOT / "release" / a
+    fresh_files, committed_files = _files(fresh), _files(committed)
+    assert sorted(fresh_files) == sorted(committed_files), "run `make release` and commit"
+    for rel, path in fresh_files.items():
+        assert path.read_bytes() == committed_files[rel].read_bytes(), \
+            f"release/{a}/{rel} differs from what nbgrader generates: run `make release`"
+
+
+@pytest.mark.parametrize("a", ASSIGNMENTS)
+def test_solutions_are_regenerated(a, tmp_path):
+    """Same files, same cells and sources; outputs are compared by nbval instead."""
+    course = grading.new_course(tmp_path, [a])
+    fresh, committed = grading.generate_solutions(course, a), grading.ROOT / "solutions" / a
+    fresh_files, committed_files = _files(fresh), _files(committed)
+    assert sorted(fresh_files) == sorted(committed_files), "run `make solutions` and commit"
+    for rel, path in fresh_files.items():
+        if path.suffix == ".ipynb":
+            assert _without_outputs(path) == _without_outputs(committed_files[rel]), \
+                f"solutions/{a}/{rel} is out of date: run `make solutions`"
+        else:
+            assert path.read_bytes() == committed_files[rel].read_bytes()
+
+
+@pytest.mark.parametrize("a", ASSIGNMENTS)
+def test_release_leaks_no_solution_no_hidden_test_no_output(a):
+    text = notebook("release", a).read_text()
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS"):
+        assert marker not in text, f"release/{a} contains '{marker}'"
+    leaked = [ln for ln in _region_lines(a, SOLUTION_REGION) | _region_lines(a, HIDDEN_REGION)
+              if ln in text]
+    assert not leaked, f"release/{a} contains solution or hidden-test code: {leaked[:3]}"
+    nb = nbformat.read(notebook("release", a), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, \
+                f"release/{a} cell {cell.id} has outputs"
+
+
+@pytest.mark.parametrize("a", ASSIGNMENTS)
+def test_solutions_leak_no_hidden_test(a):
+    text = notebook("solutions", a).read_text()
+    assert "HIDDEN TESTS" not in text
+    leaked = [ln for ln in _region_lines(a, HIDDEN_REGION) if ln in text]
+    assert not leaked, f"solutions/{a} contains hidden-test code: {leaked[:3]}"
+    # ... but it does contain the solutions, executed
+    assert all(ln in text for ln in _region_lines(a, SOLUTION_REGION))
+    nb = nbformat.read(notebook("solutions", a), as_version=4)
+    assert any(cell.get("outputs") for cell in nb.cells if cell.cell_type == "code")

@@ -1,0 +1,74 @@
+"""Autograde the submission zoo through the real pipeline (`grading.grade`, what
+`make grade` runs) and check every grade cell of every kind, the feedback, and
+that nothing a hostile submission did reached the gradebook or other files."""
+import hashlib
+import re
+
+import pytest
+import zoo
+from conftest import grading, notebook, submit
+
+TIMEOUT = 30  # per cell; the infinite loop costs this per test cell that calls it
+
+
+def _hashes(course, *folders):
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest()
+            for f in folders for p in sorted((course / f).rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module", params=sorted(zoo.ZOOS))
+def graded(request, course_factory):
+    a = request.param
+    course = course_factory(a)
+    bases = {"source": zoo.read(notebook("source", a)),
+             "release": zoo.read(course / "release" / a / f"{a}.ipynb")}
+    for kind in zoo.ZOOS[a]:
+        submit(course, a, kind.name, kind.build(bases[kind.base]))
+    before = _hashes(course, "source", "submitted")
+    lines = []
+    failed = grading.grade(course, a, timeout=TIMEOUT, log=lines.append)
+    return a, course, failed, before, lines
+
+
+def test_every_submission_is_graded(graded):
+    a, course, failed, _, lines = graded
+    assert failed == {}, "\n".join(lines)
+    assert (course / "grades.csv").read_text().count(a) == len(zoo.ZOOS[a])
+
+
+def test_nothing_outside_the_sandbox_changed(graded):
+    _, course, _, before, _ = graded
+    assert _hashes(course, "source", "submitted") == before
+    assert (course / "gradebook.db").stat().st_size > 0
+
+
+@pytest.mark.parametrize("kind", [k for z in zoo.ZOOS.values() for k in z], ids=lambda k: k.name)
+def test_score_of_each_kind(graded, kind):
+    a, course, _, _, _ = graded
+    if kind not in zoo.ZOOS[a]:
+        pytest.skip("other assignment")
+    got = grading.scores(course, a, kind.name)
+    expected = zoo.expected_scores(kind, {g: m for g, (_, m) in got.items()})
+    assert {g: s for g, (s, _) in got.items()} == expected
+
+
+@pytest.mark.parametrize("kind", [k for z in zoo.ZOOS.values() for k in z], ids=lambda k: k.name)
+def test_feedback_of_each_kind(graded, kind):
+    a, course, _, _, _ = graded
+    if kind not in zoo.ZOOS[a]:
+        pytest.skip("other assignment")
+    html = (course / "feedback" / kind.name / a / f"{a}.html").read_text()
+    text = re.sub(r"<[^>]+>", "", html).replace("&#39;", "'").replace("&quot;", '"')
+    for phrase in kind.says:
+        assert phrase in text, f"feedback of {kind.name} does not say {phrase!r}"
+    source = notebook("source", a).read_text()
+    for block in re.findall(r"### BEGIN HIDDEN TESTS\\n(.*?)### END HIDDEN TESTS", source):
+        for line in block.encode().decode("unicode_escape").splitlines():
+            line = line.strip()
+            if len(line) > 20 and not line.startswith("#") and line not in _visible(source):
+                assert line not in text, f"hidden test code in feedback: {line}"
+    assert len(html) < 2_000_000, "feedback is too large: output was not limited"
+
+
+def _visible(source):
+    return re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", source)

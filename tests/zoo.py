@@ -1,0 +1,205 @@
+"""The submission zoo: good, wrong and hostile submissions, each built by a script
+from the source (instructor) or release (student) notebook, never edited by hand.
+
+Each kind says which grade cells a fair teaching assistant would give 0 (`lose`;
+every other grade cell gets full marks) and what the student must read in the
+feedback (`says`).
+"""
+import copy
+from dataclasses import dataclass, field
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell
+
+ALL = "ALL"
+
+
+@dataclass
+class Kind:
+    name: str
+    base: str  # "source" (a correct solution) or "release" (untouched)
+    steps: list = field(default_factory=list)  # functions nb -> None, applied in order
+    lose: object = frozenset()  # grade ids that score 0, or ALL
+    says: tuple = ()  # strings the feedback must contain
+
+    def build(self, nb):
+        nb = copy.deepcopy(nb)
+        for step in self.steps:
+            step(nb)
+        return nb
+
+
+# --- edits -------------------------------------------------------------------
+
+def _cell(nb, cell_id):
+    return next(c for c in nb.cells if c.id == cell_id)
+
+
+def edit(cell_id, old, new):
+    def step(nb):
+        cell = _cell(nb, cell_id)
+        assert old in cell.source, f"{old!r} not in cell {cell_id}"
+        cell.source = cell.source.replace(old, new)
+    return step
+
+
+def insert(after_id, source, markdown=False):
+    def step(nb):
+        i = next(i for i, c in enumerate(nb.cells) if c.id == after_id)
+        cell = new_markdown_cell(source) if markdown else new_code_cell(source)
+        cell.id = f"student-{len(nb.cells)}"
+        nb.cells.insert(i + 1, cell)
+    return step
+
+
+def delete(cell_id):
+    def step(nb):
+        nb.cells.remove(_cell(nb, cell_id))
+    return step
+
+
+def replace_source(cell_id, source):
+    def step(nb):
+        _cell(nb, cell_id).source = source
+    return step
+
+
+def to_markdown(cell_id):
+    def step(nb):
+        i = next(i for i, c in enumerate(nb.cells) if c.id == cell_id)
+        old = nb.cells[i]
+        cell = new_markdown_cell(old.source, metadata=old.metadata)
+        cell.id = old.id
+        nb.cells[i] = cell
+    return step
+
+
+def duplicate_at_end(cell_id):
+    def step(nb):
+        cell = copy.deepcopy(_cell(nb, cell_id))
+        cell.id = "student-copy"
+        nb.cells.append(cell)
+    return step
+
+
+HOSTILE_FILES = '''
+import glob
+import os
+
+attempts = {
+    "delete the gradebook": lambda p: os.remove(p),
+    "overwrite the source": lambda p: open(p, "w").write("{}"),
+    "overwrite a classmate": lambda p: open(p, "w").write("{}"),
+}
+targets = {
+    "delete the gradebook": "../../../gradebook.db",
+    "overwrite the source": "../../../source/{a}/{a}.ipynb",
+    "overwrite a classmate": "../../../submitted/correct/{a}/{a}.ipynb",
+}
+found = glob.glob("/tmp/*/*/*/gradebook.db") + glob.glob("/tmp/*/*/gradebook.db")
+for what, path in targets.items():
+    for p in [path] + (found if what == "delete the gradebook" else []):
+        try:
+            attempts[what](p)
+            print(what, p, "succeeded")
+        except OSError as err:
+            print(what, "failed:", type(err).__name__)
+'''
+
+TAMPER = '''
+import numpy as np
+import numpy.testing
+import torch
+
+import gradecheck
+
+torch.allclose = lambda *args, **kwargs: True
+torch.testing.assert_close = lambda *args, **kwargs: None
+numpy.testing.assert_allclose = lambda *args, **kwargs: None
+np.allclose = lambda *args, **kwargs: True
+gradecheck.check = lambda *args, **kwargs: None
+gradecheck.close = lambda *args, **kwargs: True
+check = gradecheck.check
+'''
+
+
+# --- ps1_perceptron ----------------------------------------------------------
+
+PS1 = "ps1_perceptron"
+G = ("test_gradients", "test_gradients_hidden")
+T = ("test_train", "test_train_hidden")
+SIGN = edit("gradients", "delta = O * (1 - O) * (O - t)", "delta = O * (1 - O) * (t - O)")
+
+PS1_ZOO = [
+    Kind("correct", "source"),
+    Kind("untouched", "release", lose=ALL),
+    Kind("sigma-prime-missing", "source",
+         [edit("gradients", "delta = O * (1 - O) * (O - t)", "delta = O - t")],
+         lose={*G, "test_train_hidden"}, says=("the sigmoid derivative O*(1-O) is missing",)),
+    Kind("sign-flipped", "source", [SIGN], lose={*G, *T}, says=("the sign is flipped",)),
+    Kind("mean-not-sum", "source",
+         [edit("gradients", "return x.T @ delta, delta.sum(0)",
+               "return x.T @ delta / len(x), delta.mean(0)")],
+         lose={*G, "test_train_hidden"}, says=("the mean over the batch was taken",)),
+    Kind("bias-not-summed", "source",
+         [edit("gradients", "delta.sum(0)", "delta")],
+         lose={*G, *T}, says=("the batch dimension was kept",)),
+    Kind("grad-W-transposed", "source",
+         [edit("gradients", "return x.T @ delta,", "return delta.T @ x,")],
+         lose={*G, *T}, says=("the result is transposed",)),
+    Kind("syntax-error", "source", [edit("gradients", "O = forward(x, W, b)", "O = forward(x, W, b")],
+         lose={*G, *T}),
+    Kind("infinite-loop", "source",
+         [edit("train", "    losses = []", "    losses = []\n    while True:\n        pass")],
+         lose=set(T)),
+    Kind("memory-bomb", "source",
+         [insert("sigmoid", "hog = [bytearray(1 << 30) for _ in range(64)]")]),
+    Kind("sys-exit", "source", [insert("forward", "import sys\n\nsys.exit('bye')")]),
+    Kind("os-exit", "source", [insert("forward", "import os\n\nos._exit(1)")]),
+    Kind("kernel-crash", "source",
+         [edit("train", "    losses = []", "    losses = []\n    import ctypes\n"
+               "    ctypes.string_at(0)")],
+         lose=set(T), says=("KernelDied",)),
+    Kind("deleted-test-cell", "source", [SIGN, delete("test_gradients")], lose={*G, *T}),
+    Kind("edited-test-cell", "source",
+         [SIGN, replace_source("test_gradients", "print('Part 3: all good')")], lose={*G, *T}),
+    Kind("test-cell-to-markdown", "source", [SIGN, to_markdown("test_gradients")], lose={*G, *T}),
+    Kind("duplicate-grade-id", "source", [duplicate_at_end("test_forward")]),
+    Kind("redefined-helpers", "source", [SIGN, insert("gradients", TAMPER)], lose={*G, *T},
+         says=("the sign is flipped",)),
+    Kind("uses-autograd", "source",
+         [edit("gradients", "    O = forward(x, W, b)\n    delta = O * (1 - O) * (O - t)\n"
+               "    return x.T @ delta, delta.sum(0)",
+               "    W = W.clone().requires_grad_()\n    b = b.clone().requires_grad_()\n"
+               "    E = 0.5 * ((forward(x, W, b) - t) ** 2).sum()\n"
+               "    return torch.autograd.grad(E, (W, b))")],
+         lose=set(G), says=("uses autograd",)),
+    Kind("prints-10MB", "source", [insert("sigmoid", "print('x' * 10_000_000)")]),
+    Kind("stderr-warnings", "source",
+         [edit("forward", "    return sigmoid(x @ W + b)",
+               "    import warnings\n    warnings.warn('forward: just saying')\n"
+               "    return sigmoid(x @ W + b)"),
+          insert("sigmoid", "import sys\n\nprint('debugging...', file=sys.stderr)")]),
+    Kind("hostile-files", "source", [insert("train", HOSTILE_FILES.replace("{a}", PS1))]),
+    Kind("extra-cells", "source",
+         [insert("intro", "My notes on the perceptron.", markdown=True),
+          insert("sigmoid", "sigmoid(torch.zeros(3))"),
+          insert("gradients", "## scratch\nTrying things out.", markdown=True),
+          insert("plot", "print(losses[:3])")]),
+    Kind("renamed-function", "source", [edit("train", "def train(", "def train_model(")],
+         lose=set(T)),
+]
+
+ZOOS = {PS1: PS1_ZOO}
+
+
+def expected_scores(kind, max_scores):
+    """{grade_id: expected score} from the kind's `lose` set and the cells' max scores."""
+    lose = set(max_scores) if kind.lose == ALL else set(kind.lose)
+    unknown = lose - set(max_scores)
+    assert not unknown, f"{kind.name}: no grade cells {unknown}"
+    return {g: 0.0 if g in lose else m for g, m in max_scores.items()}
+
+
+def read(path):
+    return nbformat.read(path, as_version=4)
