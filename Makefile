@@ -32,7 +32,7 @@ lab: $(STAMP)
 		--ServerApp.root_dir=$(CURDIR)
 
 test: $(STAMP)
-	$(BIN)/pytest -n $(JOBS) --dist loadscope -p no:cacheprovider \
+	OMP_NUM_THREADS=1 $(BIN)/pytest -n $(JOBS) --dist loadscope -p no:cacheprovider \
 		--nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
 		notebooks solutions tests
 

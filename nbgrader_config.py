@@ -21,12 +21,11 @@ c.CourseDirectory.solution_directory = "solutions"
 # the helper module is shipped with every assignment; never ship caches.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
 
-c.CourseDirectory.db_assignments = [
-    {"name": "ps1_perceptron"},
-    {"name": "ps2_multi_output_perceptron"},
-    {"name": "ps3_chain_rule"},
-    {"name": "ps4_mlp_backprop"},
-]
+# The assignments are ps1_perceptron, ps2_multi_output_perceptron, ps3_chain_rule and
+# ps4_mlp_backprop (one folder each in source/). nbgrader 0.9 has no `db_assignments`
+# option (it was removed in 0.6 and is only warned about): `generate_assignment`
+# records each assignment and its cells in the gradebook, and `make grade` does so
+# when the gradebook does not know the assignment yet.
 
 # Per-cell time limit while validating and autograding (an infinite loop costs
 # at most this long), and no timing metadata, so executed notebooks are

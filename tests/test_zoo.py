@@ -3,6 +3,7 @@
 that nothing a hostile submission did reached the gradebook or other files."""
 import hashlib
 import re
+import zipfile
 
 import pytest
 import zoo
@@ -24,6 +25,11 @@ def graded(request, course_factory):
              "release": zoo.read(course / "release" / a / f"{a}.ipynb")}
     for kind in zoo.ZOOS[a]:
         submit(course, a, kind.name, kind.build(bases[kind.base]))
+    # one student comes through an LMS download (a zip), collected by zip_collect
+    archive = course / "downloaded" / a / "archive"
+    archive.mkdir(parents=True)
+    with zipfile.ZipFile(archive / "download.zip", "w") as z:
+        z.write(notebook("source", a), f"lms_{a}.ipynb")
     before = _hashes(course, "source", "submitted")
     lines = []
     failed = grading.grade(course, a, timeout=TIMEOUT, log=lines.append)
@@ -33,12 +39,15 @@ def graded(request, course_factory):
 def test_every_submission_is_graded(graded):
     a, course, failed, _, lines = graded
     assert failed == {}, "\n".join(lines)
-    assert (course / "grades.csv").read_text().count(a) == len(zoo.ZOOS[a])
+    assert (course / "grades.csv").read_text().count(a) == len(zoo.ZOOS[a]) + 1
+    collected = grading.scores(course, a, "lms")
+    assert all(score == top for score, top in collected.values()), collected
 
 
 def test_nothing_outside_the_sandbox_changed(graded):
     _, course, _, before, _ = graded
-    assert _hashes(course, "source", "submitted") == before
+    after = _hashes(course, "source", "submitted")
+    assert {p: h for p, h in after.items() if "/submitted/lms/" not in str(p)} == before
     assert (course / "gradebook.db").stat().st_size > 0
 
 
