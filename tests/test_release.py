@@ -27,6 +27,12 @@ def _region_lines(a, region):
     return inside - outside
 
 
+def _sources(kind, a):
+    """All cell sources of a notebook, one string (not the escaped JSON)."""
+    nb = nbformat.read(notebook(kind, a), as_version=4)
+    return "\n".join(cell.source for cell in nb.cells)
+
+
 def _without_outputs(path):
     nb = json.loads(path.read_text())
     for cell in nb["cells"]:
@@ -76,7 +82,7 @@ def test_solutions_are_regenerated(a, tmp_path):
 
 @pytest.mark.parametrize("a", ASSIGNMENTS)
 def test_release_leaks_no_solution_no_hidden_test_no_output(a):
-    text = notebook("release", a).read_text()
+    text = _sources("release", a)
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS"):
         assert marker not in text, f"release/{a} contains '{marker}'"
     leaked = [ln for ln in _region_lines(a, SOLUTION_REGION) | _region_lines(a, HIDDEN_REGION)
@@ -91,8 +97,8 @@ def test_release_leaks_no_solution_no_hidden_test_no_output(a):
 
 @pytest.mark.parametrize("a", ASSIGNMENTS)
 def test_solutions_leak_no_hidden_test(a):
-    text = notebook("solutions", a).read_text()
-    assert "HIDDEN TESTS" not in text
+    assert "HIDDEN TESTS" not in notebook("solutions", a).read_text()
+    text = _sources("solutions", a)
     leaked = [ln for ln in _region_lines(a, HIDDEN_REGION) if ln in text]
     assert not leaked, f"solutions/{a} contains hidden-test code: {leaked[:3]}"
     # ... but it does contain the solutions, executed

@@ -157,7 +157,8 @@ def autograd_mlp(x, t, Ws, bs):
 # the same inputs as the right answer, so `check` can name the mistake.
 
 SIGN = "the sign is flipped: use (O - t), not (t - O)"
-NO_SIGMA_PRIME = "the sigmoid derivative O*(1-O) is missing"
+NO_SIGMA_PRIME = ("the sigmoid derivative O*(1-O) is missing (O - t is dE/dO; "
+                  "delta is dE/dz = dE/dO * O*(1-O))")
 BATCH_SUMMED = "the batch dimension was summed away: keep one row per sample"
 BATCH_KEPT = "the batch dimension was kept: sum over the samples (rows)"
 
@@ -216,6 +217,8 @@ def mistakes_grad_b(delta):
     right = delta.sum(0)
     return [(BATCH_KEPT, delta), (BATCH_KEPT + " (shape (n_out,), not (1, n_out))",
                                   right.reshape(1, -1)),
+            ("it was summed over the outputs (dim 1) instead of the samples (dim 0)",
+             delta.sum(1)),
             (SIGN, -right), ("the mean over the batch was taken instead of the sum",
                              right / delta.shape[0])]
 
