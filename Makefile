@@ -29,7 +29,7 @@ $(STAMP): requirements.txt
 lab: $(STAMP)
 	@echo "Serving JupyterLab on the course; open the URL printed below (Ctrl-C stops it)."
 	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) \
-		--ServerApp.root_dir=$(CURDIR)
+		--ServerApp.root_dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/pytest -n $(JOBS) --dist loadscope -p no:cacheprovider \

@@ -1,4 +1,5 @@
 """Shared fixtures: scratch nbgrader courses built from this repository's source/."""
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -10,11 +11,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import grading
 
 ASSIGNMENTS = grading.ASSIGNMENTS
+SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.DOTALL)
+HIDDEN_REGION = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.DOTALL)
 
 
 def notebook(kind, a):
     """The one notebook of assignment `a` in source/, release/ or solutions/."""
     return grading.ROOT / kind / a / f"{a}.ipynb"
+
+
+def region_lines(a, region):
+    """Lines found only inside the solution or hidden-test regions of the source."""
+    nb = nbformat.read(notebook("source", a), as_version=4)
+    inside, outside = set(), set()
+    for cell in nb.cells:
+        for block in region.findall(cell.source):
+            inside |= {ln.strip() for ln in block.splitlines()
+                       if len(ln.strip()) > 12 and not ln.strip().startswith("#")}
+        outside |= {ln.strip() for ln in region.sub("", cell.source).splitlines()}
+    return inside - outside
 
 
 def submit(course, a, student, nb_path_or_node):

@@ -1,30 +1,15 @@
 """release/ and solutions/ are exactly what nbgrader makes of source/, and leak nothing."""
 import json
-import re
 
 import nbformat
 import pytest
-from conftest import ASSIGNMENTS, grading, notebook
-
-SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.DOTALL)
-HIDDEN_REGION = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.DOTALL)
+from conftest import ASSIGNMENTS, HIDDEN_REGION, SOLUTION_REGION, grading, notebook
+from conftest import region_lines as _region_lines
 
 
 def _files(folder):
     return {p.relative_to(folder): p for p in folder.rglob("*")
             if p.is_file() and "__pycache__" not in p.parts}
-
-
-def _region_lines(a, region):
-    """Lines found only inside the solution or hidden-test regions of the source."""
-    nb = nbformat.read(notebook("source", a), as_version=4)
-    inside, outside = set(), set()
-    for cell in nb.cells:
-        for block in region.findall(cell.source):
-            inside |= {ln.strip() for ln in block.splitlines()
-                       if len(ln.strip()) > 12 and not ln.strip().startswith("#")}
-        outside |= {ln.strip() for ln in region.sub("", cell.source).splitlines()}
-    return inside - outside
 
 
 def _sources(kind, a):
