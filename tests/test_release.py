@@ -18,6 +18,10 @@ def _sources(kind, a):
     return "\n".join(cell.source for cell in nb.cells)
 
 
+def _lines(text):
+    return {ln.strip() for ln in text.splitlines()}
+
+
 def _without_outputs(path):
     nb = json.loads(path.read_text())
     for cell in nb["cells"]:
@@ -71,7 +75,7 @@ def test_release_leaks_no_solution_no_hidden_test_no_output(a):
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS"):
         assert marker not in text, f"release/{a} contains '{marker}'"
     leaked = [ln for ln in _region_lines(a, SOLUTION_REGION) | _region_lines(a, HIDDEN_REGION)
-              if ln in text]
+              if ln in _lines(text)]
     assert not leaked, f"release/{a} contains solution or hidden-test code: {leaked[:3]}"
     nb = nbformat.read(notebook("release", a), as_version=4)
     for cell in nb.cells:
@@ -84,9 +88,9 @@ def test_release_leaks_no_solution_no_hidden_test_no_output(a):
 def test_solutions_leak_no_hidden_test(a):
     assert "HIDDEN TESTS" not in notebook("solutions", a).read_text()
     text = _sources("solutions", a)
-    leaked = [ln for ln in _region_lines(a, HIDDEN_REGION) if ln in text]
+    leaked = [ln for ln in _region_lines(a, HIDDEN_REGION) if ln in _lines(text)]
     assert not leaked, f"solutions/{a} contains hidden-test code: {leaked[:3]}"
     # ... but it does contain the solutions, executed
-    assert all(ln in text for ln in _region_lines(a, SOLUTION_REGION))
+    assert _region_lines(a, SOLUTION_REGION) <= _lines(text)
     nb = nbformat.read(notebook("solutions", a), as_version=4)
     assert any(cell.get("outputs") for cell in nb.cells if cell.cell_type == "code")

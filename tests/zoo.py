@@ -208,7 +208,7 @@ PS4_ZOO = [
          lose={*K4, *B4, *T4}, says=("the sign is flipped",)),
     Kind("ps4-mean-not-sum", "source", [edit("delta_k", DK, DK + " / O_k.shape[0]")],
          lose={*K4, *B4, *T4}, says=("the loss was averaged",)),
-    Kind("ps4-batch-summed-away", "source", [edit("delta_k", DK, DK + ".sum(0, keepdim=True)")],
+    Kind("ps4-batch-summed-away", "source", [edit("delta_k", DK, "    return (O_k * (1 - O_k) * (O_k - t)).sum(0, keepdim=True)")],
          lose={*K4, *B4, *T4}, says=("the batch dimension was summed away",)),
     Kind("ps4-W-not-transposed", "source",
          [edit("delta_j", "(delta_k @ W.T)", "(delta_k @ W)")],
