@@ -20,7 +20,8 @@ def test_visible_test_names_the_mistake(a, name, test_id, tmp_path):
     for cell in nb.cells:  # the student types the (wrong) answers into the release
         if cell.metadata.get("nbgrader", {}).get("solution"):
             cell.source = answers[cell.id]  # the markers are only comments
-    shutil.copy(grading.ROOT / "release" / a / "gradecheck.py", tmp_path)
+    for helper in (grading.ROOT / "release" / a).glob("*.py"):
+        shutil.copy(helper, tmp_path)
     NotebookClient(nb, timeout=120, allow_errors=True,
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     test = next(c for c in nb.cells if c.id == test_id)

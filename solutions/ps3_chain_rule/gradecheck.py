@@ -9,15 +9,20 @@ folder holds a link to this file, so nbgrader ships it with the notebook).
 * ``check(name, mine, expected, mistakes)`` raises an AssertionError that
   shows shapes and the max abs difference, and names the mistake when the
   answer equals one of the typical wrong answers in ``mistakes``.
+* ``random_mlp`` and ``autograd_mlp``: seeded sigmoid networks and autograd's
+  answers for them (``seeded_draw`` draws random architectures).
 * ``mistakes_*`` build those typical wrong answers for the deltas and
-  gradients of the course.
+  gradients of the course, up to a whole backward pass.
 * ``by_hand(name, fn, *args)`` calls a student's function with autograd
   switched off, so a "hand-written" gradient that calls autograd fails.
+* ``check_backward``, ``recording`` and ``check_training`` check a whole
+  backward pass and gradient descent written with it.
 
 Verdicts use plain Python floats (``tolist``), not torch.allclose or
 numpy.testing, so redefining those in a notebook cannot make a check pass.
 """
 import ast
+import contextlib
 import inspect
 import math
 import textwrap
@@ -132,6 +137,17 @@ def random_mlp(seed, sizes, batch, scale=1.0):
     return x, t, Ws, bs
 
 
+def seeded_draw(seed):
+    """draw(lo, hi): a random integer in [lo, hi], from a generator seeded with `seed`, so
+    random architectures are the same at every grading."""
+    g = torch.Generator().manual_seed(seed)
+
+    def draw(lo, hi):
+        return int(torch.randint(lo, hi + 1, (), generator=g))
+
+    return draw
+
+
 def autograd_mlp(x, t, Ws, bs):
     """Autograd's answers for O_l = sigmoid(O_{l-1} @ W_l + b_l), E = 1/2 sum (O_L - t)^2.
 
@@ -152,6 +168,14 @@ def autograd_mlp(x, t, Ws, bs):
             "grad_W": [W.grad for W in Ws], "grad_b": [b.grad for b in bs], "E": E.item()}
 
 
+def autograd_mse(x, t, W, b):
+    """O = sigmoid(x @ W + b) and autograd's dL/dW for L = F.mse_loss(O, t), the mean."""
+    W = W.detach().clone().requires_grad_()
+    O = torch.sigmoid(x @ W + b)
+    (grad,) = torch.autograd.grad(torch.nn.functional.mse_loss(O, t), W)
+    return O.detach(), grad
+
+
 # ---------------------------------------------------------------------------
 # Typical wrong answers. Each returns (description, tensor) pairs computed from
 # the same inputs as the right answer, so `check` can name the mistake.
@@ -159,6 +183,8 @@ def autograd_mlp(x, t, Ws, bs):
 SIGN = "the sign is flipped: use (O - t), not (t - O)"
 NO_SIGMA_PRIME = ("the sigmoid derivative O*(1-O) is missing (O - t is dE/dO; "
                   "delta is dE/dz = dE/dO * O*(1-O))")
+DE_DO = ("that is dE/dO = O - t, the gradient at the output; delta is dE/dz, so multiply "
+         "by sigma'(z) = O*(1-O)")
 BATCH_SUMMED = "the batch dimension was summed away: keep one row per sample"
 BATCH_KEPT = "the batch dimension was kept: sum over the samples (rows)"
 
@@ -209,7 +235,12 @@ def mistakes_grad_W(O_prev, delta):
                             right / O_prev.shape[0])]
     transposed = ("the result is transposed: W has shape (n_in, n_out), so dE/dW = "
                   "O_prev.T @ delta (delta.T @ O_prev is the nn.Linear layout)")
-    return out + [(transposed, right.T)]
+    out.append((transposed, right.T))
+    if O_prev.shape[0] > 1:
+        out.append((("the samples were summed before multiplying: dE/dW is the sum of the "
+                      "per-sample outer products, x.T @ delta, not outer(x.sum(0), delta.sum(0))"),
+                     torch.outer(O_prev.sum(0), delta.sum(0))))
+    return out
 
 
 def mistakes_grad_b(delta):
@@ -233,6 +264,122 @@ def mistakes_output_layer(O_prev, O, t):
             wrong_W.append((why, O_prev.T @ d))
             wrong_b.append((why, d.sum(0)))
     return wrong_W, wrong_b
+
+
+def mistakes_grad_W_mean(x, O, t):
+    """Wrong dL/dW for L = F.mse_loss(O, t) = 2/(B*K) * E: wrong factors (those that equal
+    2/(B*K) for this shape are left out), the sign, the layout, and delta_k's mistakes."""
+    B, K = O.shape
+    N = B * K
+    G = x.T @ (O * (1 - O) * (O - t))  # dE/dW of the summed loss E
+    factors = [
+        (("that is dE/dW of the summed loss E = 1/2 * sum((O - t)**2); F.mse_loss is a mean "
+          "over the B*K elements, so its gradient is 2/(B*K) times that"), 1.0),
+        (("the factor 2 is missing: d/dO of (O - t)**2 / N is 2 * (O - t) / N (E had a 1/2 "
+          "that cancelled the 2; the mean has none)"), 1 / N),
+        ("divided by the batch size B only: F.mse_loss averages over all B*K elements", 2 / B),
+        ("divided by K only: F.mse_loss averages over all B*K elements", 2 / K),
+        ("multiplied by (B*K)/2 instead of by 2/(B*K)", N / 2),
+    ]
+    wrong, seen = [], {2 / N}
+    for why, factor in factors:
+        if factor not in seen:
+            seen.add(factor)
+            wrong.append((why, factor * G))
+    right = (2 / N) * G
+    wrong += [(SIGN, -right),
+              ("the result is transposed: W has shape (n, K), so the gradient is (n, K) too",
+               right.T)]
+    return wrong + [(f"delta is wrong ({why}); fix delta_k in part 1 first", (2 / N) * (x.T @ d))
+                    for why, d in mistakes_delta_k(O, t) if d.shape == O.shape]
+
+
+def mistakes_grad_w_jk(x, O, t, j, k):
+    """Wrong dE/dw_jk = sum over the batch of x_j * delta_k, for one weight W[j, k]."""
+    delta = O * (1 - O) * (O - t)
+    right = x[:, j] @ delta[:, k]
+    (B, n), K = x.shape, O.shape[1]
+    wrong = [(SIGN, -right), (NO_SIGMA_PRIME, x[:, j] @ (O - t)[:, k])]
+    if K > 1:
+        wrong.append((("the deltas of all outputs were added: w_jk feeds only output node k, "
+                       "so only delta_k appears"), x[:, j] @ delta.sum(1)))
+    if n > 1:
+        wrong.append((("the inputs of all nodes were added: w_jk starts at input node j, "
+                       "so only x_j appears"), x.sum(1) @ delta[:, k]))
+    if j != k and k < n and j < K:
+        wrong.append(("j and k are swapped: w_jk = W[j, k] goes from input j to output k",
+                      x[:, k] @ delta[:, j]))
+    if B > 1:
+        wrong.append(("the mean over the batch was taken instead of the sum", right / B))
+    return wrong
+
+
+def nan_except(x, O, t, j, k):
+    """Copies of x, O and t in which every column but x[:, j], O[:, k], t[:, k] is NaN:
+    an answer for the one weight w_jk that reads any other column becomes NaN."""
+    x, O, t = x.clone(), O.clone(), t.clone()
+    x[:, [i for i in range(x.shape[1]) if i != j]] = math.nan
+    others = [m for m in range(O.shape[1]) if m != k]
+    O[:, others] = t[:, others] = math.nan
+    return x, O, t
+
+
+def mistakes_backward(x, t, Ws, bs):
+    """Wrong backward passes of a whole network (see autograd_mlp), as (wrong_W, wrong_b):
+    wrong_W[l] holds the (description, wrong dE/dW) pairs of layer l, wrong_b[l] those of b."""
+    Os = [x]
+    for W, b in zip(Ws, bs):
+        Os.append(torch.sigmoid(Os[-1] @ W + b))
+    L, B, N = len(Ws), x.shape[0], t.numel()
+
+    def run(top_prime=True, hidden_prime=True, W_T=True, O_below=True, O_in=True, sum_b=True):
+        """The backward pass with one step done wrong (None if the shapes forbid it)."""
+        d = (Os[L] - t) * Os[L] * (1 - Os[L]) if top_prime else Os[L] - t
+        gW, gb = [None] * L, [None] * L
+        try:
+            for l in reversed(range(L)):
+                gW[l] = (Os[l] if O_in else Os[l + 1]).T @ d
+                gb[l] = d.sum(0) if sum_b else d
+                if l > 0:
+                    M, O_j = (Ws[l].T if W_T else Ws[l]), (Os[l] if O_below else Os[l + 1])
+                    d = d @ M * O_j * (1 - O_j) if hidden_prime else d @ M
+        except RuntimeError:
+            return None
+        return gW, gb
+
+    right_W, right_b = run()
+
+    def each(f):
+        return [f(g) for g in right_W], [f(g) for g in right_b]
+
+    named = [
+        (SIGN, each(lambda g: -g)),
+        ("the sigmoid derivative O*(1-O) is missing in the output layer's delta_k",
+         run(top_prime=False)),
+        ("the sigmoid derivative O_j*(1-O_j) is missing in the hidden layers' delta_j",
+         run(hidden_prime=False)),
+        ("W was used where W.T is needed in delta_j (delta_k @ W.T sums over the upper nodes)",
+         run(W_T=False)),
+        ("the upper layer's activations were used in delta_j where the hidden layer's O_j belong",
+         run(O_below=False)),
+        ("grad_W used the layer's own output where its input belongs: O_prev.T @ delta",
+         run(O_in=False)),
+        ("the bias gradient was not summed over the batch: sum delta over the rows",
+         run(sum_b=False)),
+        ("the lists are in reverse order: grads_W[0] must belong to Ws[0], the first layer",
+         (right_W[::-1], right_b[::-1])),
+        ("the loss was averaged (a factor 1/B): E sums over the samples", each(lambda g: g / B)),
+        ("the gradient of a mean was used (a factor 2/(B*K)): E = 1/2 * sum((O - t)**2)",
+         each(lambda g: 2 * g / N)),
+    ]
+    named = [(why, grads) for why, grads in named if grads is not None]
+    transposed = ("grad_W is transposed: it has the shape of W, (n_in, n_out), so it is "
+                  "O_prev.T @ delta (delta.T @ O_prev is the nn.Linear layout)")
+    row = "grad_b has shape (1, n_out): it must have the shape of b, (n_out,)"
+    return ([[(why, gW[l]) for why, (gW, _) in named] + [(transposed, right_W[l].T)]
+             for l in range(L)],
+            [[(why, gb[l]) for why, (_, gb) in named] + [(row, right_b[l].reshape(1, -1))]
+             for l in range(L)])
 
 
 # ---------------------------------------------------------------------------
@@ -265,11 +412,13 @@ def _refuse(*args, **kwargs):
     raise AutogradUsed("autograd was called")
 
 
-def by_hand(name, fn, *args, **kwargs):
+def by_hand(name, fn, *args, where="", **kwargs):
     """Call fn(*args) with autograd switched off; fail if fn uses it.
 
     Student warnings are recorded, not printed, so a harmless warning does not
-    turn a correct answer into a failed grade cell.
+    turn a correct answer into a failed grade cell. Given `where` (say, the
+    network's sizes), a crash of fn (RuntimeError, IndexError, ValueError or
+    TypeError) becomes an AssertionError that says where it happened.
     """
     used = _uses_autograd(fn)
     if used:
@@ -284,10 +433,107 @@ def by_hand(name, fn, *args, **kwargs):
     except AutogradUsed:
         raise AutogradUsed(f"{name} called autograd: this part must compute the gradient "
                            "by hand, so it scores 0.") from None
-    except RuntimeError as err:
-        if "does not require grad" in str(err) or "grad_fn" in str(err):
+    except (RuntimeError, IndexError, ValueError, TypeError) as err:
+        if isinstance(err, RuntimeError) and ("does not require grad" in str(err)
+                                              or "grad_fn" in str(err)):
             raise AutogradUsed(f"{name} tried to use autograd ({err}); compute the "
                                "gradient by hand instead.") from None
-        raise
+        if not where or isinstance(err, NotImplementedError):
+            raise
+        raise AssertionError(f"{name} raised {type(err).__name__} ({where}): {err}") from None
     finally:
         torch.autograd.grad, torch.autograd.backward, torch.Tensor.backward = saved
+
+
+# ---------------------------------------------------------------------------
+# A whole backward pass, and gradient descent with it.
+
+def check_backward(grads, x, t, Ws, bs, where=""):
+    """Check a backward's (grads_W, grads_b) against autograd_mlp, layer by layer, naming
+    the mistakes of mistakes_backward; returns autograd's answers."""
+    ref = autograd_mlp(x, t, Ws, bs)
+    assert isinstance(grads, (tuple, list)) and len(grads) == 2, \
+        f"backward must return a pair of lists (grads_W, grads_b) ({where})"
+    for name, got in zip(("grads_W", "grads_b"), grads):
+        assert len(got) == len(Ws), (f"{name} has {len(got)} entries for a network with "
+                                     f"{len(Ws)} layers: one per layer, first layer first ({where})")
+    wrong_W, wrong_b = mistakes_backward(x, t, Ws, bs)
+    for l in range(len(Ws)):
+        check(f"grads_W[{l}]", grads[0][l], ref["grad_W"][l], wrong_W[l], where)
+        check(f"grads_b[{l}]", grads[1][l], ref["grad_b"][l], wrong_b[l], where)
+    return ref
+
+
+def _copy(x):
+    """A copy of a tensor, or a list copy of a list / tuple of them; anything else as it is."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().clone()
+    return [_copy(v) for v in x] if isinstance(x, (list, tuple)) else x
+
+
+@contextlib.contextmanager
+def recording(namespace, name, where="call {}"):
+    """`with recording(globals(), "backward") as calls:` replaces the notebook's function
+    `name` by one that calls it by hand and appends (inputs, result) to `calls`: copies of
+    its arguments, in the order of its parameters, and of its answer. A crash says
+    where.format(number of the call). The function is put back at the end of the block."""
+    fn, calls = namespace[name], []
+
+    def recorder(*args, **kwargs):
+        inputs = _copy(list(inspect.signature(fn).bind(*args, **kwargs).arguments.values()))
+        result = by_hand(name, fn, *args, where=where.format(len(calls)), **kwargs)
+        calls.append((inputs, _copy(result)))
+        return result
+
+    namespace[name] = recorder
+    try:
+        yield calls
+    finally:
+        namespace[name] = fn
+
+
+def check_training(namespace, x, t, hidden, lr, steps, seed, check_at=()):
+    """Run the notebook's train(x, t, hidden=, lr=, steps=, seed=) by hand, recording its
+    backward, and check the contract of gradient descent: start at init_params(sizes, seed);
+    in each step, backward called once on the whole training set and the current weights,
+    losses[i] the loss before step i, and W <- W - lr * dE/dW (b alike). At the steps in
+    check_at, the gradients backward returned are checked against autograd."""
+    setting = f"hidden={hidden}, lr={lr}"
+    with recording(namespace, "backward", f"training step {{}}, {setting}") as calls:
+        try:
+            result = by_hand("train", namespace["train"], x, t, hidden=hidden, lr=lr,
+                             steps=steps, seed=seed)
+        except Exception:
+            if calls:  # a crash after a wrong gradient: name the gradient's mistake first
+                (x_i, t_i, Ws_i, bs_i), grads = calls[-1]
+                check_backward(grads, x_i, t_i, Ws_i, bs_i,
+                               f"from backward, training step {len(calls) - 1}, {setting}")
+            raise
+    Ws, bs, losses = result
+    assert len(calls) == steps, (f"train called backward {len(calls)} times in {steps} steps: "
+                                 "the contract is exactly once per step, by the name backward")
+    assert len(losses) == steps, f"losses has {len(losses)} entries for {steps} steps"
+    W0, b0 = namespace["init_params"]([x.shape[1], *hidden, t.shape[1]], seed)
+    for i, ((x_i, t_i, Ws_i, bs_i), grads) in enumerate(calls):
+        where = f"training step {i}, {setting}"
+        assert x_i.shape == x.shape and torch.equal(x_i, x) and torch.equal(t_i, t), \
+            f"backward must get the whole training set x, t ({where})"
+        for name, got, start in (("Ws", Ws_i, W0), ("bs", bs_i, b0)) if i == 0 else ():
+            assert [p.shape for p in got] == [p.shape for p in start] and all(
+                torch.equal(p, q) for p, q in zip(got, start)), \
+                f"{name} at step 0 must be init_params(sizes, seed) ({where})"
+        if i in check_at:  # backward, at this point of training, against autograd
+            E = check_backward(grads, x_i, t_i, Ws_i, bs_i, f"from backward, {where}")["E"]
+        else:
+            E = autograd_mlp(x, t, Ws_i, bs_i)["E"]
+        assert abs(float(losses[i]) - E) <= 1e-9 * (1 + E), \
+            f"losses[{i}] = {float(losses[i]):.6g}, but E before step {i} is {E:.6g}"
+        # the weights of the next step (or the returned ones) follow the update rule
+        after = calls[i + 1][0][2] + calls[i + 1][0][3] if i + 1 < steps else [*Ws, *bs]
+        for l, (p, g, p_next) in enumerate(zip(Ws_i + bs_i, grads[0] + grads[1], after)):
+            name = f"Ws[{l}]" if l < len(Ws_i) else f"bs[{l - len(Ws_i)}]"
+            check(f"{name} after step {i}", p_next, p - lr * g,
+                  [("the update has the wrong sign: subtract lr * gradient", p + lr * g),
+                   ("the learning rate is missing: subtract lr * gradient", p - g),
+                   ("the gradient was divided by the batch size", p - lr * g / len(x)),
+                   ("the weights were not updated", p)], where)
