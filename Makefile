@@ -40,13 +40,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 release: $(STAMP)
-	$(BIN)/python tests/grading.py release
+	$(BIN)/python -m grader release
 
 solutions: $(STAMP)
-	$(BIN)/python tests/grading.py solutions
+	$(BIN)/python -m grader solutions
 
 grade: $(STAMP)
-	$(BIN)/python tests/grading.py grade $(A)
+	$(BIN)/python -m grader grade $(A)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -8,7 +8,8 @@ import nbformat
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import grading
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import grader.pipeline as grading
 
 ASSIGNMENTS = grading.ASSIGNMENTS
 SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.DOTALL)

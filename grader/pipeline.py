@@ -1,12 +1,12 @@
 """The course's nbgrader pipeline, used by the Makefile and by the tests.
 
-    python tests/grading.py release [ASSIGNMENT ...]    regenerate release/ from source/
-    python tests/grading.py solutions [ASSIGNMENT ...]  regenerate solutions/ (no hidden tests)
-    python tests/grading.py grade ASSIGNMENT [--course DIR]
+    python -m grader release [ASSIGNMENT ...]    regenerate release/ from source/
+    python -m grader solutions [ASSIGNMENT ...]  regenerate solutions/ (no hidden tests)
+    python -m grader grade ASSIGNMENT [--course DIR]
         autograde every submission in DIR/submitted (and DIR/downloaded via zip_collect),
         one student at a time, write feedback and DIR/grades.csv, and list failures.
 
-Student code runs in a sandboxed kernel (tests/sandbox_kernel.py) and every
+Student code runs in a sandboxed kernel (grader/sandbox_kernel.py) and every
 student is graded in a separate process with a wall-clock limit, so one bad
 submission cannot stop the others.
 """
@@ -103,7 +103,7 @@ def _sandbox_kernelspec(where):
     spec = Path(where) / "kernels" / "bp-sandbox"
     spec.mkdir(parents=True, exist_ok=True)
     (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, str(ROOT / "tests" / "sandbox_kernel.py"),
+        "argv": [sys.executable, str(Path(__file__).with_name("sandbox_kernel.py")),
                  "-f", "{connection_file}"],
         "display_name": "Python 3 (grading sandbox)", "language": "python"}))
     return str(where)
@@ -202,11 +202,11 @@ def autograde_here(course, a, student, timeout=None):
 
 def autograde(course, a, student, timeout=None, wall=STUDENT_WALL_SECONDS):
     """Autograde one submission in a child process; returns None or the reason it failed."""
-    cmd = [sys.executable, __file__, "_autograde_one", str(course), a, student]
+    cmd = [sys.executable, "-m", "grader", "_autograde_one", str(course), a, student]
     if timeout:
         cmd += ["--timeout", str(timeout)]
     try:
-        run = subprocess.run(cmd, capture_output=True, text=True, timeout=wall, check=False,
+        run = subprocess.run(cmd, capture_output=True, text=True, timeout=wall, check=False, cwd=ROOT,
                              start_new_session=True)
     except subprocess.TimeoutExpired:
         return f"grading took longer than {wall} s and was stopped"
