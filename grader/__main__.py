@@ -1,6 +1,51 @@
-"""`python -m grader ...`: the instructor's command line (see grader/pipeline.py)."""
+"""The instructor's command line: `python -m grader COMMAND ...` (the Makefile calls it).
+
+    release [A ...]       regenerate release/ from source/
+    solutions [A ...]     regenerate solutions/ (executed, no hidden tests)
+    grade A [--jobs N] [--force] [--scheduler tcp://host:8786] [--unsafe] [--course DIR]
+                          autograde every submission of A in the sandbox, in parallel;
+                          feedback, grades.csv and report/A/
+    report A [--course DIR]   rebuild report/A/ from the gradebook
+"""
+import argparse
 import sys
 
-from grader.pipeline import main
+from grader import classgrade, course, report
 
-sys.exit(main())
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m grader", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("command", choices=["release", "solutions", "grade", "report"])
+    p.add_argument("assignments", nargs="*")
+    p.add_argument("--course", default=str(course.ROOT), help="the course folder")
+    p.add_argument("--jobs", type=int, default=None, help="students graded at once "
+                   "(default: the number of cores)")
+    p.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
+    p.add_argument("--scheduler", default=None, help="a Dask scheduler (tcp://host:8786) "
+                   "to grade on instead of this machine")
+    p.add_argument("--timeout", type=int, default=None, help="seconds per cell")
+    p.add_argument("--unsafe", action="store_true", help="grade without the sandbox "
+                   "(only for work you trust; said in the report)")
+    opts = p.parse_args(argv)
+    unknown = [a for a in opts.assignments if a not in course.ASSIGNMENTS]
+    if unknown and opts.command in ("release", "solutions"):
+        p.error(f"no assignment {', '.join(unknown)} in source/; choose from "
+                + ", ".join(course.ASSIGNMENTS))
+    if opts.command in ("release", "solutions"):
+        course.publish(opts.command, opts.assignments or course.ASSIGNMENTS)
+        return 0
+    if len(opts.assignments) != 1:
+        p.error(f"{opts.command} takes one assignment, e.g. `{opts.command} ps1_perceptron`")
+    (a,) = opts.assignments
+    if opts.command == "report":
+        print(report.write(opts.course, a, classgrade.load_state(opts.course, a)))
+        return 0
+    failed = classgrade.grade_class(opts.course, a, jobs=opts.jobs, force=opts.force,
+                                    scheduler=opts.scheduler, timeout=opts.timeout,
+                                    unsafe=opts.unsafe)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,21 +1,92 @@
-"""Autograde the submission zoo through the real pipeline (`grading.grade`, what
-`make grade` runs) and check every grade cell of every kind, the feedback, and
-that nothing a hostile submission did reached the gradebook or other files."""
+"""Autograde the submission zoo through the real pipeline (`classgrade.grade_class`, what
+`make grade` runs) and check every grade cell of every kind, the feedback, and that
+nothing a hostile submission did reached the grader, the course or another student."""
 import hashlib
+import os
 import re
+import shutil
+import subprocess
+import sys
 import zipfile
 from html import unescape
+from pathlib import Path
 
 import pytest
 import zoo
-from conftest import HIDDEN_REGION, grading, notebook, region_lines, submit
+from conftest import (
+    HIDDEN_REGION,
+    SOLUTION_REGION,
+    classgrade,
+    notebook,
+    region_lines,
+    submit,
+)
 
-TIMEOUT = 30  # per cell; the infinite loop costs this per test cell that calls it
+TIMEOUT = 20  # per cell; the infinite loop costs this per test cell that calls it
+PYTHON_DIRS = sorted({Path(sys.prefix), Path(sys.base_prefix)})
 
 
-def _hashes(course, *folders):
+def _hashes(*folders):
     return {p: hashlib.sha256(p.read_bytes()).hexdigest()
-            for f in folders for p in sorted((course / f).rglob("*")) if p.is_file()}
+            for f in folders for p in sorted(Path(f).rglob("*")) if p.is_file()}
+
+
+def _planted():
+    """Files a student could have planted in the Python installation."""
+    names = {"sitecustomize.py", "usercustomize.py", "zz_planted.pth", "00-planted.py"}
+    return [p for d in PYTHON_DIRS for p in d.rglob("*") if p.name in names
+            and "PLANTED" in p.read_text(errors="ignore")]
+
+
+def _leftovers():
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"bp-leftover-marker" in cmd:
+            found.append(pid)
+    return found
+
+
+def _lms_archive(course, a):
+    """An LMS download: one good member and every kind of bad one."""
+    archive = course / "downloaded" / a / "archive"
+    archive.mkdir(parents=True)
+    good = notebook("source", a).read_bytes()
+    with zipfile.ZipFile(archive / "download.zip", "w") as z:
+        z.writestr(f"lms_{a}.ipynb", good)
+        z.writestr(f"../escaped_{a}.ipynb", good)
+        z.writestr(f"gz_{a}.ipynb.gz", b"\x1f\x8b not really")
+        z.writestr("readme.txt", "hello")
+    (archive / "broken.zip").write_bytes(b"PK not a zip")
+
+
+def _grade_zoo(a, course):
+    bases = {"source": zoo.read(notebook("source", a)),
+             "release": zoo.read(course / "release" / a / f"{a}.ipynb")}
+    for kind in zoo.ZOOS[a]:
+        if kind.raw is not None:
+            path = course / "submitted" / kind.name / a / f"{a}.ipynb"
+            path.parent.mkdir(parents=True)
+            path.write_bytes(kind.raw)
+        else:
+            base = bases[kind.base]
+            if kind.base_of:
+                where, other = kind.base_of.split(":")
+                base = zoo.read(notebook(where, other))
+            path = submit(course, a, kind.name, kind.build(base))
+        for name, text in kind.files.items():
+            (path.parent / name).write_text(text)
+    _lms_archive(course, a)
+    watched = [course / "source", course / "submitted", *PYTHON_DIRS]
+    before = _hashes(*watched[:2])
+    lines = []
+    failed = classgrade.grade_class(course, a, jobs=2, timeout=TIMEOUT, log=lines.append)
+    after = _hashes(*watched[:2])
+    return {"a": a, "course": course, "failed": failed, "lines": lines,
+            "before": before, "after": after, "leftovers": _leftovers(), "planted": _planted()}
 
 
 @pytest.fixture(scope="module")
@@ -31,55 +102,134 @@ def graded(course_factory):
     return get
 
 
-def _grade_zoo(a, course):
-    bases = {"source": zoo.read(notebook("source", a)),
-             "release": zoo.read(course / "release" / a / f"{a}.ipynb")}
-    for kind in zoo.ZOOS[a]:
-        submit(course, a, kind.name, kind.build(bases[kind.base]))
-    # one student comes through an LMS download (a zip), collected by zip_collect
-    archive = course / "downloaded" / a / "archive"
-    archive.mkdir(parents=True)
-    with zipfile.ZipFile(archive / "download.zip", "w") as z:
-        z.write(notebook("source", a), f"lms_{a}.ipynb")
-    before = _hashes(course, "source", "submitted")
-    lines = []
-    failed = grading.grade(course, a, timeout=TIMEOUT, log=lines.append)
-    return a, course, failed, before, lines
+def _feedback_text(course, a, student):
+    html = (course / "feedback" / student / a / f"{a}.html").read_text()
+    return html, unescape(re.sub(r"<[^>]+>", "", html))
 
 
 @pytest.mark.parametrize("a", sorted(zoo.ZOOS))
 def test_every_submission_is_graded(graded, a):
-    a, course, failed, _, lines = graded(a)
-    assert failed == {}, "\n".join(lines)
-    assert (course / "grades.csv").read_text().count(a) == len(zoo.ZOOS[a]) + 1
-    collected = grading.scores(course, a, "lms")
+    """Is every student graded, with one line each in grades.csv, whatever the others did?"""
+    run = graded(a)
+    assert run["failed"] == {}, "\n".join(run["lines"])
+    rows = [ln for ln in (run["course"] / "grades.csv").read_text().splitlines()
+            if ln.startswith(a + ",")]
+    assert len(rows) == len(zoo.ZOOS[a]) + 1  # + the student collected from the LMS archive
+    collected = classgrade.scores(run["course"], a, "lms")
     assert all(score == top for score, top in collected.values()), collected
+
+
+def test_bad_lms_members_are_skipped_by_name(graded):
+    """Does one bad member of an LMS archive skip only itself, with its name said?"""
+    run = graded(zoo.PS1)
+    said = "\n".join(run["lines"])
+    for member in ("../escaped_ps1_perceptron.ipynb", "gz_ps1_perceptron.ipynb.gz",
+                   "readme.txt", "broken.zip"):
+        assert re.search(rf"SKIPPED .*{re.escape(member)}", said), f"{member} not reported"
+    assert not list(run["course"].parent.rglob("escaped_*")), "a member escaped the archive"
 
 
 @pytest.mark.parametrize("a", sorted(zoo.ZOOS))
 def test_nothing_outside_the_sandbox_changed(graded, a):
-    _, course, _, before, _ = graded(a)
-    after = _hashes(course, "source", "submitted")
-    assert {p: h for p, h in after.items() if "/submitted/lms/" not in str(p)} == before
-    assert (course / "gradebook.db").stat().st_size > 0
+    """Does a hostile class leave the course, the Python installation and the host as they were?"""
+    run = graded(a)
+    changed = {p for p in set(run["before"]) | set(run["after"])
+               if run["before"].get(p) != run["after"].get(p) and "/submitted/lms/" not in str(p)}
+    assert not changed, f"changed by grading: {sorted(changed)[:5]}"
+    assert run["planted"] == [], f"planted in the Python installation: {run['planted']}"
+    assert run["leftovers"] == [], "processes started by a submission outlived its grading"
+    assert (run["course"] / "gradebook.db").stat().st_size > 0
 
 
 @pytest.mark.parametrize(("a", "kind"), zoo.KINDS, ids=[k.name for _, k in zoo.KINDS])
 def test_score_of_each_kind(graded, a, kind):
-    _, course, _, _, _ = graded(a)
-    got = grading.scores(course, a, kind.name)
+    """Does each kind get exactly the per-cell score an honest TA would give?"""
+    run = graded(a)
+    got = classgrade.scores(run["course"], a, kind.name)
     expected = zoo.expected_scores(kind, {g: m for g, (_, m) in got.items()})
     assert {g: s for g, (s, _) in got.items()} == expected
 
 
 @pytest.mark.parametrize(("a", "kind"), zoo.KINDS, ids=[k.name for _, k in zoo.KINDS])
 def test_feedback_of_each_kind(graded, a, kind):
-    _, course, _, _, _ = graded(a)
-    html = (course / "feedback" / kind.name / a / f"{a}.html").read_text()
-    text = unescape(re.sub(r"<[^>]+>", "", html))
+    """Does the feedback say what went wrong, and nothing of the hidden tests or the key?"""
+    run = graded(a)
+    html, text = _feedback_text(run["course"], a, kind.name)
     for phrase in kind.says:
         assert phrase in text, f"feedback of {kind.name} does not say {phrase!r}"
+    for phrase in kind.never:
+        assert phrase not in text, f"feedback of {kind.name} says {phrase!r}"
     shown = {line.strip() for line in text.splitlines()}
     leaked = [line for line in region_lines(a, HIDDEN_REGION) if line in shown]
     assert not leaked, f"hidden test code in the feedback of {kind.name}: {leaked[:3]}"
+    if kind.base != "source":  # only the instructor's notebook may show solution code
+        key = [line for line in region_lines(a, SOLUTION_REGION) if line in shown]
+        assert not key, f"solution code in the feedback of {kind.name}: {key[:3]}"
     assert len(html) < 2_000_000, "feedback is too large: output was not limited"
+    assert "<script" not in html.lower()
+    assert not re.search(r"<[^>]+\son\w+\s*=", html, re.IGNORECASE), "an event handler survived"
+    assert "javascript:" not in html.lower()
+
+
+def test_persistence_does_not_reach_a_later_student(graded, tmp_path):
+    """After a submission planted startup files everywhere it could, does a correct control
+    graded next score full marks with no sign of the planted code?"""
+    run = graded(zoo.PS1)
+    course, a = run["course"], zoo.PS1
+    submit(course, a, "control", notebook("source", a))
+    lines = []
+    assert classgrade.grade_class(course, a, jobs=2, log=lines.append) == {}
+    assert any("unchanged since they were graded" in ln for ln in lines), lines
+    scores = classgrade.scores(course, a, "control")
+    assert all(s == m for s, m in scores.values()), scores
+    _, text = _feedback_text(course, a, "control")
+    assert "PLANTED" not in text and "PLANTED" not in "\n".join(lines)
+
+
+def test_feedback_runs_no_script_in_a_browser(graded, tmp_path):
+    """Opened in a real browser, does the hostile feedback page run any script?"""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is missing under CI: .ci/run installs it with apt")
+        pytest.skip("chromium is not installed (apt-get install chromium): browser check skipped")
+    run = graded(zoo.PS1)
+    page = run["course"] / "feedback" / "xss" / zoo.PS1 / f"{zoo.PS1}.html"
+    dom = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=3000",
+         "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=120, check=False).stdout
+    assert "click me" in dom, "the page did not load"
+    assert "data-pwned" not in dom, "a script in the feedback ran in the browser"
+
+
+def test_student_code_runs_unprivileged_without_network(course_factory):
+    """Inside the sandbox, is the student someone else than root, alone, and offline?"""
+    a = zoo.PS1
+    course = course_factory(a)
+    probe = zoo.Kind("probe", "source", [zoo.append(PROBE)])
+    submit(course, a, "probe", probe.build(zoo.read(notebook("source", a))))
+    assert classgrade.grade_class(course, a, jobs=1, log=lambda _: None) == {}
+    _, text = _feedback_text(course, a, "probe")
+    facts = dict(re.findall(r"PROBE (\w+)=(\S+)", text))
+    assert facts["uid"] != "0" and facts["euid"] != "0", facts
+    assert facts["net"] == "unreachable", facts
+    assert int(facts["processes"]) <= 3, facts  # the sandbox's init, the kernel, ps
+    assert facts["course"] == "invisible", facts
+
+
+PROBE = r'''
+import os
+import socket
+try:
+    socket.create_connection(("1.1.1.1", 53), timeout=2)
+    net = "reachable"
+except OSError:
+    net = "unreachable"
+course = "visible" if any(os.path.exists(p) for p in ("/work", "/root/.ssh")) and \
+    any("gradebook.db" in n for _, _, n in os.walk("/work")) else "invisible"
+print(f"PROBE uid={os.getuid()} euid={os.geteuid()} net={net} "
+      f"processes={sum(p.isdigit() for p in os.listdir('/proc'))} course={course}")
+'''

@@ -21,6 +21,10 @@ class Kind:
     steps: list = field(default_factory=list)  # functions nb -> None, applied in order
     lose: object = frozenset()  # grade ids that score 0, or ALL
     says: tuple = ()  # strings the feedback must contain
+    files: dict = field(default_factory=dict)  # other files put next to the notebook
+    raw: bytes = None  # submit these bytes instead of a notebook
+    base_of: str = None  # build from another assignment's notebook (e.g. "release:ps2_...")
+    never: tuple = ()  # strings the feedback must not contain
 
     def build(self, nb):
         nb = copy.deepcopy(nb)
@@ -74,6 +78,20 @@ def to_markdown(cell_id):
     return step
 
 
+def append(source, markdown=False):
+    def step(nb):
+        cell = new_markdown_cell(source) if markdown else new_code_cell(source)
+        cell.id = f"student-end-{len(nb.cells)}"
+        nb.cells.append(cell)
+    return step
+
+
+def set_metadata(cell_id, **changes):
+    def step(nb):
+        _cell(nb, cell_id).metadata["nbgrader"].update(changes)
+    return step
+
+
 def duplicate_at_end(cell_id):
     def step(nb):
         cell = copy.deepcopy(_cell(nb, cell_id))
@@ -83,11 +101,8 @@ def duplicate_at_end(cell_id):
 
 
 HOSTILE_FILES = '''
-import glob
-import os
-
 attempts = {
-    "delete the gradebook": lambda p: os.remove(p),
+    "delete the gradebook": lambda p: __import__("os").remove(p),
     "overwrite the source": lambda p: open(p, "w").write("{}"),
     "overwrite a classmate": lambda p: open(p, "w").write("{}"),
 }
@@ -96,15 +111,142 @@ targets = {
     "overwrite the source": "../../../source/{a}/{a}.ipynb",
     "overwrite a classmate": "../../../submitted/correct/{a}/{a}.ipynb",
 }
-found = glob.glob("/tmp/*/*/*/gradebook.db") + glob.glob("/tmp/*/*/gradebook.db")
 for what, path in targets.items():
-    for p in [path] + (found if what == "delete the gradebook" else []):
-        try:
-            attempts[what](p)
-            print(what, p, "succeeded")
-        except OSError as err:
-            print(what, "failed:", type(err).__name__)
+    try:
+        attempts[what](path)
+        print(what, path, "succeeded")
+    except OSError as err:
+        print(what, "failed:", type(err).__name__)
 '''
+
+# Every hostile cell below runs in the grading kernel; a fair grade ignores it.
+READS = '''
+import os
+import re
+
+found = []
+for top, dirs, names in os.walk("/"):
+    if top.startswith(("/proc", "/sys", "/dev")):
+        dirs[:] = []
+        continue
+    for name in names:
+        path = os.path.join(top, name)
+        if name == "gradebook.db" or (re.fullmatch(r"ps\\d_\\w+\\.ipynb", name)
+                                      and top != os.getcwd()):
+            found.append(path)
+for path in ["../../../gradebook.db", "../../../source/{a}/{a}.ipynb",
+             "../../correct/{a}/{a}.ipynb", "/etc/shadow"]:
+    try:
+        found.append(path + ": " + open(path).read(200))
+    except OSError:
+        pass
+for path in found:
+    print("FOUND", path)
+print(f"searched the file system: {len(found)} secrets found")
+'''
+
+SIGNALS = '''
+import os
+import signal
+
+sent = 0
+for sig in (signal.SIGTERM, signal.SIGKILL):
+    for pid in [int(p) for p in os.listdir("/proc") if p.isdigit()] + [-1, os.getppid()]:
+        if pid not in (os.getpid(), 0):
+            try:
+                os.kill(pid, sig)
+                sent += 1
+            except OSError:
+                pass
+print(f"signals sent: {sent}; the grader is not visible from here")
+'''
+
+LEFTOVER = '''
+import subprocess
+import sys
+
+code = "import time\\nwhile True:\\n    time.sleep(0.5)  # bp-leftover-marker"
+subprocess.Popen([sys.executable, "-c", code], start_new_session=True,
+                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+subprocess.Popen([sys.executable, "-c", code], close_fds=False)  # keeps the kernel's pipes
+print("two processes left behind")
+'''
+
+FLOOD = '''
+import os
+import time
+
+n = 0
+try:
+    for _ in range(5000):
+        if os.fork() == 0:
+            time.sleep(600)
+            os._exit(0)
+        n += 1
+    print(f"fork never failed: {n} processes")
+except OSError as err:
+    print(f"fork failed after {n} processes: {type(err).__name__}")
+'''
+
+DISK = '''
+import os
+
+block = b"0" * (8 << 20)
+for folder in ("/tmp", os.path.expanduser("~"), os.getcwd()):
+    written = 0
+    try:
+        for i in range(1000):
+            with open(os.path.join(folder, f"fill{i}"), "wb") as f:
+                f.write(block)
+            written += len(block)
+    except OSError as err:
+        print(f"{folder}: stopped after {written >> 20} MiB: {type(err).__name__}")
+    else:
+        print(f"{folder}: wrote {written >> 20} MiB without an error")
+'''
+
+PERSIST = '''
+import glob
+import os
+import site
+import sys
+
+planted = []
+code = "print('PLANTED-BY-A-STUDENT')\\n"
+folders = set(sys.path) | set(site.getsitepackages()) | {site.getusersitepackages()}
+folders |= set(glob.glob("/home/*/.ipython/profile_default/startup"))
+folders |= set(glob.glob("/root/.ipython/profile_default/startup"))
+folders |= {os.path.expanduser("~/.ipython/profile_default/startup")}
+for folder in sorted(f for f in folders if f):
+    for name in ("sitecustomize.py", "usercustomize.py", "zz_planted.pth", "00-planted.py"):
+        text = "import os; " + code if name.endswith(".pth") else code
+        try:
+            os.makedirs(folder, exist_ok=True)
+            with open(os.path.join(folder, name), "w") as f:
+                f.write(text)
+            planted.append(os.path.join(folder, name))
+        except OSError:
+            pass
+print(f"planted {len(planted)} files, all inside this sandbox")
+'''
+
+XSS = '''
+from IPython.display import HTML, Javascript, display
+
+display(HTML("<script>document.body.setAttribute('data-pwned', 'script')</script>"
+             "<img src=x onerror=\\"document.body.setAttribute('data-pwned', 'img')\\">"))
+display(Javascript("document.body.setAttribute('data-pwned', 'javascript')"))
+print("<script>document.body.setAttribute('data-pwned', 'stream')</script>")
+'''
+XSS_MARKDOWN = ("<svg onload=\"document.body.setAttribute('data-pwned', 'svg')\"></svg>"
+                '<script>document.body.setAttribute("data-pwned", "markdown")</script>'
+                '<a href="javascript:document.body.setAttribute(1, 2)">click me</a>')
+
+SHADOWS = {
+    "torch.py": "raise ImportError('SHADOW torch imported')\n",
+    "numpy.py": "raise ImportError('SHADOW numpy imported')\n",
+    "gradecheck.py": "def check(*args, **kwargs):\n    pass\n",
+}
 
 TAMPER = '''
 import numpy as np
@@ -188,6 +330,36 @@ PS1_ZOO = [
           insert("plot", "print(losses[:3])")]),
     Kind("renamed-function", "source", [edit("train", "def train(", "def train_model(")],
          lose=set(T)),
+    # --- the sandbox (issue: grading that a hostile class cannot break)
+    Kind("reads-secrets", "source", [append(READS.replace("{a}", PS1))],
+         says=("searched the file system: 0 secrets found",), never=("FOUND",)),
+    Kind("signals-grader", "source", [append(SIGNALS)],
+         says=("the grader is not visible from here",)),
+    Kind("leftover-processes", "source", [append(LEFTOVER)], says=("two processes left",)),
+    Kind("process-flood", "source", [append(FLOOD)], says=("fork failed after",)),
+    Kind("disk-fill", "source", [append(DISK)], says=("/tmp: stopped after",),
+         never=("without an error",)),
+    Kind("persistence", "source", [append(PERSIST)], says=("all inside this sandbox",)),
+    Kind("shadow-modules", "source", [SIGN], lose={*G, *T}, files=SHADOWS,
+         says=("the sign is flipped", "ignored", "gradecheck.py, numpy.py, torch.py"),
+         never=("SHADOW",)),
+    Kind("xss", "source", [insert("sigmoid", XSS), insert("intro", XSS_MARKDOWN, markdown=True)]),
+    # --- malformed submissions: graded with the course's test cells, or a plain reason
+    Kind("invalid-json", "source", lose=ALL, raw=b'{"cells": [oops',
+         says=("not a readable notebook",)),
+    Kind("empty-file", "source", lose=ALL, raw=b"", says=("not a readable notebook",)),
+    Kind("wrong-assignment", "release", lose=ALL, base_of="release:ps2_multi_output_perceptron",
+         says=("does not look like the notebook of ps1_perceptron",)),
+    Kind("test-cell-to-solution", "source",
+         [SIGN, set_metadata("test_gradients", solution=True, grade=False, locked=False)],
+         lose={*G, *T}, says=("restored", "the sign is flipped")),
+    Kind("renamed-grade-id", "source",
+         [SIGN, set_metadata("test_gradients", grade_id="test_gradients_mine"),
+          replace_source("test_gradients", "print('all good')")],
+         lose={*G, *T}, says=("unknown or repeated nbgrader id", "the sign is flipped")),
+    Kind("hidden-marker-in-comment", "source",
+         [insert("sigmoid", "# ### BEGIN HIDDEN TESTS (my notes)\nnotes = 1")],
+         says=("defused",)),
 ]
 
 # --- ps4_mlp_backprop: the named mistakes of the deltas and gradients ---------

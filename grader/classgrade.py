@@ -1,0 +1,304 @@
+"""Grade a whole class: in parallel, resumable, incremental, locally or on a Dask cluster.
+
+    grade_class(course, assignment, jobs=2)
+
+1. An LMS download in downloaded/<a>/archive is collected into submitted/ (bad members
+   skipped, each named).
+2. Every submission whose content (and the assignment's) is unchanged since it was last
+   graded is skipped, unless force=True.
+3. The rest become tasks (grader.worker.grade), run by `jobs` worker processes that keep
+   nbgrader imported, or by a Dask cluster (scheduler="tcp://host:8786").
+4. The instructor's process merges each result into the one gradebook as it arrives, with
+   its autograded notebook and its feedback, and records it in autograded/.bp-<a>.json:
+   an interruption loses nothing already merged, and the next run resumes.
+5. grades.csv (every student that has a grade, and any problem met) and the class report.
+"""
+import datetime
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from grader import course as coursedir
+from grader import report, sandbox, submission, worker
+
+VERSION = "grader-2"  # part of every content hash: a new grader regrades everything
+
+
+def _gradebook(course):
+    from nbgrader.api import Gradebook
+
+    return Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}")
+
+
+def _released(course, a):
+    from nbgrader.api import MissingEntry
+
+    if not (Path(course) / "gradebook.db").exists():
+        return False
+    with _gradebook(course) as gb:
+        try:
+            return bool(gb.find_assignment(a).notebooks)
+        except MissingEntry:
+            return False
+
+
+def _template(course, a, tmp):
+    """(gradebook bytes, release notebook bytes): a gradebook that knows only `a`."""
+    scratch = coursedir.new_course(Path(tmp) / "template", [a], root=course)
+    release = coursedir.generate_release(scratch, a)
+    return (scratch / "gradebook.db").read_bytes(), (release / f"{a}.ipynb").read_bytes()
+
+
+def state_path(course, a):
+    return Path(course) / "autograded" / f".bp-{a}.json"
+
+
+def load_state(course, a):
+    path = state_path(course, a)
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_state(course, a, state):
+    path = state_path(course, a)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _merge(course, a, result):
+    """Write one result into the gradebook, autograded/ and feedback/."""
+    from nbgrader.api import MissingEntry
+
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    student, grades = result["student"], result["grades"]
+    if grades:
+        warnings.simplefilter("ignore", SAWarning)  # nbgrader's add_submission is noisy
+        stamp = grades["timestamp"]
+        stamp = datetime.datetime.fromisoformat(stamp) if stamp else None
+        with _gradebook(course) as gb:
+            gb.update_or_create_student(student)
+            try:
+                gb.find_submission(a, student)
+                sub = gb.update_or_create_submission(a, student, timestamp=stamp)
+            except MissingEntry:
+                sub = gb.add_submission(a, student, timestamp=stamp)
+            for nb in sub.notebooks:
+                data = grades["notebooks"].get(nb.name, {})
+                nb.late_submission_penalty = data.get("late_submission_penalty")
+                for g in nb.grades:
+                    for key, value in data.get("grades", {}).get(g.name, {}).items():
+                        setattr(g, key, value)
+                for c in nb.comments:
+                    c.auto_comment = data.get("comments", {}).get(c.name, {}).get("auto_comment")
+            gb.db.commit()
+    for kind in ("autograded", "feedback"):
+        folder = Path(course) / kind / student / a
+        if result[kind]:
+            shutil.rmtree(folder, ignore_errors=True)
+            for rel, data in result[kind].items():
+                (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+                (folder / rel).write_bytes(data)
+
+
+def _sha256(*parts):
+    h = hashlib.sha256(VERSION.encode())
+    for part in parts:
+        h.update(hashlib.sha256(part).digest())
+    return h.hexdigest()
+
+
+class Progress:
+    """One line: students done, failures so far, time left."""
+
+    def __init__(self, total, log):
+        self.total, self.done, self.failed, self.log = total, 0, 0, log
+        self.start = time.monotonic()
+        self.tty = sys.stderr.isatty()
+
+    def step(self, student, reason, seconds):
+        self.done += 1
+        self.failed += bool(reason)
+        spent = time.monotonic() - self.start
+        left = spent / self.done * (self.total - self.done)
+        bar = "#" * round(20 * self.done / self.total)
+        line = (f"[{bar:<20}] {self.done}/{self.total} graded, {self.failed} failed, "
+                f"about {left:.0f} s left")
+        if self.tty:
+            print("\r" + line, end="" if self.done < self.total else "\n", file=sys.stderr,
+                  flush=True)
+        self.log(f"[{self.done}/{self.total}] {student}: {reason or 'graded'} ({seconds} s)")
+
+
+def _run_local(tasks, jobs):
+    ctx = multiprocessing.get_context("fork")
+    slots = ctx.Queue()
+    for i in range(jobs):
+        slots.put(i)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=worker.init_worker,
+                             initargs=(slots,)) as pool:
+        futures = [pool.submit(worker.grade, t) for t in tasks]
+        try:
+            for fut in as_completed(futures):
+                yield fut.result()
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
+
+
+def _run_dask(tasks, scheduler):
+    from dask.distributed import Client
+    from dask.distributed import as_completed as dask_completed
+
+    with Client(scheduler, timeout="30s") as client:
+        futures = client.map(worker.grade, tasks, pure=False, retries=1)
+        for fut in dask_completed(futures):
+            yield fut.result()
+
+
+def grade_class(course, a, jobs=None, force=False, scheduler=None, timeout=None,
+                unsafe=False, log=print):
+    """Grade every submission of `a`; returns {student: reason} for those not graded."""
+    course = Path(course).resolve()
+    jobs = max(1, int(jobs or os.cpu_count() or 1))
+    if not unsafe:
+        why = sandbox.check_available()
+        if why:
+            raise SystemExit(f"Refusing to grade: the sandbox cannot run here: {why} "
+                             "Grading untrusted code without it is unsafe; pass --unsafe "
+                             "only for work you trust.")
+    cfg = coursedir.config(course)
+    pattern = cfg.FileNameCollectorPlugin.named_regexp
+    _, skipped_members = submission.collect(course, a, pattern, log=log)
+    if not _released(course, a):
+        coursedir.generate_release(course, a)  # records the assignment's cells
+    students = sorted(p.parent.name for p in (course / "submitted").glob(f"*/{a}")
+                      if p.is_dir())
+    state = load_state(course, a)
+    failed = {}
+    source = {p.name: p.read_bytes() for p in sorted((course / "source" / a).iterdir())
+              if p.is_file()}
+    source_hash = _sha256(*(n.encode() + b"\0" + d for n, d in source.items()))
+    with tempfile.TemporaryDirectory(prefix="bp-class-") as tmp:
+        gradebook, release = _template(course, a, tmp)
+        tasks = []
+        for student in students:
+            folder = course / "submitted" / student / a
+            nb_path = folder / f"{a}.ipynb"
+            raw = nb_path.read_bytes() if nb_path.is_file() else b""
+            sha = _sha256(source_hash.encode(), raw)
+            if not force and state.get(student, {}).get("sha256") == sha \
+                    and not state[student].get("reason"):
+                continue
+            notes = []
+            if not nb_path.is_file():
+                others = sorted(p.name for p in folder.glob("*.ipynb"))
+                notes.append(f"No {a}.ipynb was submitted"
+                             + (f" (found {', '.join(others)})" if others else "")
+                             + "; it was graded as an empty submission.")
+                if len(others) == 1:
+                    raw = (folder / others[0]).read_bytes()
+                    notes[-1] = (f"The notebook was submitted as {others[0]} instead of "
+                                 f"{a}.ipynb; it was graded under the right name.")
+            ignored = submission.ignored_files(folder, f"{a}.ipynb", source)
+            if ignored:
+                notes.append("Only the notebook is graded; these files next to it were "
+                             "ignored (the course's own helpers were used): "
+                             + ", ".join(ignored) + ".")
+            tasks.append({"assignment": a, "student": student, "notebook": raw,
+                          "source": source, "config": (course / "nbgrader_config.py")
+                          .read_bytes(), "gradebook": gradebook, "release": release,
+                          "timeout": timeout, "unsafe": unsafe, "notes": notes,
+                          "sha256": sha, "tmpdir": None if scheduler else tmp})
+        unchanged = len(students) - len(tasks)
+        if unchanged:
+            log(f"{unchanged} submission(s) unchanged since they were graded: skipped "
+                "(--force regrades them)")
+        progress = Progress(len(tasks), log) if tasks else None
+        results = _run_dask(tasks, scheduler) if scheduler else _run_local(tasks, jobs)
+        try:
+            for result in results:
+                _merge(course, a, result)
+                student = result["student"]
+                if result["reason"]:
+                    failed[student] = result["reason"]
+                state[student] = {"sha256": result["sha256"] if not result["reason"] else None,
+                                  "notes": result["notes"], "reason": result["reason"],
+                                  "seconds": result["seconds"]}
+                _save_state(course, a, state)
+                progress.step(student, result["reason"], result["seconds"])
+        except KeyboardInterrupt:
+            log("interrupted: every submission graded so far is saved; run the same command "
+                "again to grade the rest.")
+            raise
+        finally:
+            write_grades_csv(course)
+    n_graded = sum(1 for s in students if s not in failed)
+    log(f"graded {n_graded} of {len(students)} submissions of {a} ({len(tasks)} this run, "
+        f"{unchanged} unchanged); grades in {course / 'grades.csv'}, feedback in "
+        f"{course / 'feedback'}")
+    for line in skipped_members:
+        log(f"SKIPPED {line}")
+    for student in students:
+        for note in state.get(student, {}).get("notes", []):
+            log(f"NOTE {student}: {note}")
+    for student, reason in failed.items():
+        log(f"NOT GRADED {student}: {reason}")
+    if unsafe:
+        log("WARNING: graded with --unsafe: student code ran without the sandbox.")
+    report.write(course, a, state, unsafe=unsafe)
+    log(f"class report: {course / 'report' / a / 'index.html'}")
+    return failed
+
+
+COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name",
+           "email", "raw_score", "late_submission_penalty", "score", "max_score", "problem"]
+
+
+def write_grades_csv(course):
+    """grades.csv: nbgrader's export columns plus `problem`, for every student with a grade."""
+    import csv
+
+    course = Path(course)
+    if not (course / "gradebook.db").exists():
+        return
+    rows = []
+    with _gradebook(course) as gb:
+        for assignment in gb.assignments:
+            state = load_state(course, assignment.name)
+            for sub in assignment.submissions:
+                info = state.get(sub.student.id, {})
+                problem = " ".join(([info["reason"]] if info.get("reason") else [])
+                                   + info.get("notes", []))
+                penalty = sub.late_submission_penalty or 0.0
+                rows.append([assignment.name, assignment.duedate, sub.timestamp, sub.student.id,
+                             sub.student.last_name, sub.student.first_name, sub.student.email,
+                             sub.score, penalty, max(0.0, sub.score - penalty), sub.max_score,
+                             problem])
+    tmp = course / "grades.csv.tmp"
+    with tmp.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(COLUMNS)
+        writer.writerows(["" if v is None else v for v in row] for row in rows)
+    os.replace(tmp, course / "grades.csv")
+
+
+def scores(course, a, student):
+    """{grade_id: (score, max_score)} of one graded submission, from the gradebook."""
+    with _gradebook(course) as gb:
+        sub = gb.find_submission(a, student)
+        return {g.name: (g.score, g.max_score) for nb in sub.notebooks for g in nb.grades}

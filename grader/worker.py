@@ -1,0 +1,246 @@
+"""Grade one submission: the task a worker runs, locally or on a Dask cluster.
+
+A task is self-contained plain data (the notebook's bytes, the assignment's files, the
+course's configuration and a gradebook that knows only the assignment), so it can run in
+a process of this machine or on another machine with the same environment. The worker
+builds a scratch course, autogrades there with the student's kernel in the sandbox,
+generates and sanitizes the feedback, and returns the grades, the autograded notebook and
+the feedback as plain data; the instructor's process merges them into the one gradebook.
+"""
+import copy
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from grader import course as coursedir
+from grader import feedback, sandbox, submission
+
+SLOT = {"n": 0}  # this worker's slot (a distinct sandbox uid per concurrent worker)
+
+
+def init_worker(slot_queue=None):
+    """Worker start-up: take a slot, die with the parent, import the heavy modules once."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if slot_queue is not None:
+        SLOT["n"] = slot_queue.get()
+    import nbgrader.apps
+    import nbgrader.converters  # noqa: F401
+
+
+def _execute_class(spec, unsafe):
+    """nbgrader's Execute: the kernel in the sandbox; survives a dead kernel; caps output."""
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from nbformat.v4 import new_output
+    from nbgrader.preprocessors import Execute
+    from traitlets import Integer
+
+    manager = sandbox.UnsafeKernelManager if unsafe else sandbox.SandboxKernelManager
+    manager = type("TaskKernelManager", (manager,), {"spec": spec})
+
+    class SandboxExecute(Execute):
+        max_output_chars = Integer(20_000).tag(config=True)
+        max_restarts = Integer(3).tag(config=True)
+
+        def __init__(self, *args, **kwargs):
+            kwargs["kernel_manager_class"] = manager
+            super().__init__(*args, **kwargs)
+
+        async def async_start_new_kernel_client(self):
+            kc = await super().async_start_new_kernel_client()
+            if not unsafe:
+                os.chmod(spec["channels"], 0o711)  # the kernel may no longer write there
+            return kc
+
+        def preprocess(self, nb, resources=None, km=None):
+            self._skipped, self._index = {}, None
+            for _ in range(self.max_restarts + 1):
+                try:
+                    os.chmod(spec["channels"], 0o733)
+                    return super().preprocess(copy.deepcopy(nb), resources, km)
+                except (DeadKernelError, CellTimeoutError) as err:
+                    self.log.warning("cell %s stopped the kernel (%s)", self._index, err)
+                    self._skipped[self._index] = type(err).__name__
+            self._skipped = dict.fromkeys(range(len(nb.cells)), "TooManyCrashes")
+            return super().preprocess(copy.deepcopy(nb), resources, km)
+
+        def preprocess_cell(self, cell, resources, index):
+            self._index = index
+            if index in self._skipped and cell.cell_type == "code":
+                why = (f"KernelDied ({self._skipped[index]}): this cell stopped the Python "
+                       "kernel (os._exit, a crash, out of memory or time), so it was skipped, "
+                       "the notebook was run again without it, and it scores 0.")
+                cell.outputs = [new_output("error", ename="KernelDied", evalue=why,
+                                           traceback=[why])]
+                return cell, self.resources
+            cell, resources = super().preprocess_cell(cell, resources, index)
+            for out in cell.get("outputs", []):
+                if out.output_type == "stream" and len(out.text) > self.max_output_chars:
+                    out.text = (out.text[: self.max_output_chars]
+                                + f"\n... output cut at {self.max_output_chars} characters ...\n")
+            return cell, resources
+
+    return SandboxExecute
+
+
+def _deduplicate_class():
+    """nbgrader's DeduplicateIds leaves `"nbgrader": {}` on the dropped copy of a duplicated
+    grade cell, which crashes OverwriteCells.add_missing_cells; drop the key instead."""
+    from nbgrader.preprocessors import DeduplicateIds
+
+    class Deduplicate(DeduplicateIds):
+        def preprocess(self, nb, resources):
+            nb, resources = super().preprocess(nb, resources)
+            for cell in nb.cells:
+                if cell.metadata.get("nbgrader") == {}:
+                    del cell.metadata["nbgrader"]
+            return nb, resources
+
+    return Deduplicate
+
+
+def _overrides(task, spec, hidden):
+    from nbconvert.preprocessors import (
+        ClearMetadataPreprocessor,
+        CSSHTMLHeaderPreprocessor,
+    )
+    from nbgrader.preprocessors import (
+        AssignLatePenalties,
+        CheckCellMetadata,
+        ClearHiddenTests,
+        ClearOutput,
+        GetGrades,
+        IgnorePattern,
+        LimitOutput,
+        OverwriteCells,
+        OverwriteKernelspec,
+        SaveAutoGrades,
+    )
+
+    from grader.feedback import ScrubHiddenLines
+
+    hide = _hide_hidden_tracebacks()
+    out = {
+        "Execute.kernel_name": "python3",
+        "Autograde.sanitize_preprocessors": [
+            ClearOutput, _deduplicate_class(), OverwriteKernelspec, OverwriteCells,
+            CheckCellMetadata],
+        "Autograde.autograde_preprocessors": [
+            _execute_class(spec, task.get("unsafe")), IgnorePattern, ClearMetadataPreprocessor,
+            LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata],
+        "GenerateFeedback.preprocessors": [
+            GetGrades, hide, ScrubHiddenLines, ClearHiddenTests, CSSHTMLHeaderPreprocessor],
+        "ScrubHiddenLines.lines": sorted(hidden),
+    }
+    if task.get("timeout"):
+        out["Execute.timeout"] = task["timeout"]
+    return out
+
+
+def _hide_hidden_tracebacks():
+    from nbgrader.preprocessors import NbGraderPreprocessor
+
+    class HideHiddenTestCode(NbGraderPreprocessor):
+        """A hidden test shows its result and message, never its code (tracebacks quote it)."""
+
+        def preprocess_cell(self, cell, resources, index):
+            if "BEGIN HIDDEN TESTS" in cell.source:
+                for out in cell.get("outputs", []):
+                    if out.output_type == "error":
+                        out.traceback = [f"{out.ename}: {out.evalue}"]
+            return cell, resources
+
+    return HideHiddenTestCode
+
+
+def _read_grades(gradebook, a, student):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{gradebook}") as gb:
+        sub = gb.find_submission(a, student)
+        return {
+            "timestamp": sub.timestamp.isoformat() if sub.timestamp else None,
+            "notebooks": {nb.name: {
+                "late_submission_penalty": nb.late_submission_penalty,
+                "grades": {g.name: {k: getattr(g, k) for k in (
+                    "auto_score", "manual_score", "extra_credit", "needs_manual_grade")}
+                    for g in nb.grades},
+                "max_scores": {g.name: g.max_score for g in nb.grades},
+                "comments": {c.name: {"auto_comment": c.auto_comment} for c in nb.comments},
+            } for nb in sub.notebooks},
+        }
+
+
+def _files(folder):
+    folder = Path(folder)
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()} if folder.is_dir() else {}
+
+
+def grade(task):
+    """Grade one task (see module docstring); returns a plain-data result. Never raises."""
+    import nbformat
+
+    a, student = task["assignment"], task["student"]
+    started = time.monotonic()
+    result = {"student": student, "assignment": a, "sha256": task.get("sha256"),
+              "ok": False, "reason": None, "notes": list(task.get("notes", ())),
+              "grades": None, "autograded": {}, "feedback": {}}
+    work = Path(tempfile.mkdtemp(prefix="bp-grade-", dir=task.get("tmpdir")))
+    try:
+        course = work / "course"
+        (course / "source" / a).mkdir(parents=True)
+        (course / "nbgrader_config.py").write_bytes(task["config"])
+        for rel, data in task["source"].items():
+            (course / "source" / a / rel).write_bytes(data)
+        (course / "gradebook.db").write_bytes(task["gradebook"])
+        source_nb = nbformat.reads(task["source"][f"{a}.ipynb"].decode(), as_version=4)
+        release_nb = nbformat.reads(task["release"].decode(), as_version=4)
+        nb, notes = submission.normalize(task["notebook"], source_nb, release_nb, a)
+        result["notes"] += notes
+        dest = course / "submitted" / student / a
+        dest.mkdir(parents=True)
+        nbformat.write(nb, dest / f"{a}.ipynb")
+        channels = work / "ch"
+        channels.mkdir()
+        helpers = {n: course / "source" / a / n for n in task["source"] if n != f"{a}.ipynb"}
+        spec = {"channels": str(channels), "helpers": helpers, "slot": SLOT["n"],
+                "notebook": str(dest / f"{a}.ipynb")}
+        hidden = feedback.hidden_lines(c.source for c in source_nb.cells)
+        overrides = _overrides(task, spec, hidden)
+        for attempt in (1, 2):  # a kernel that did not start under load is retried once
+            run = coursedir.api(course, **overrides).autograde(a, student, force=True,
+                                                               create=True)
+            if run["success"] or attempt == 2 or "Kernel" not in run.get("log", ""):
+                break
+        if not run["success"]:
+            log = (run.get("log") or "") + (run.get("error") or "")
+            lines = [ln for ln in log.splitlines() if ln.strip()][-3:]
+            result["reason"] = "autograde failed: " + " | ".join(lines)
+            return result
+        result["grades"] = _read_grades(course / "gradebook.db", a, student)
+        result["autograded"] = _files(course / "autograded" / student / a)
+        fb = coursedir.api(course, **overrides).generate_feedback(a, student)
+        if not fb["success"]:
+            result["reason"] = "feedback failed: " + (fb.get("error") or "")[-300:]
+            return result
+        for rel, data in _files(course / "feedback" / student / a).items():
+            if rel.endswith(".html"):
+                data = feedback.sanitize(data.decode(), f"{a}: feedback for {student}",
+                                         result["notes"]).encode()
+            result["feedback"][rel] = data
+        result["ok"] = True
+        return result
+    except Exception as err:  # noqa: BLE001 (one student's problem never stops the class)
+        result["reason"] = f"grading failed: {type(err).__name__}: {str(err)[:300]}"
+        return result
+    finally:
+        result["seconds"] = round(time.monotonic() - started, 2)
+        shutil.rmtree(work, ignore_errors=True)
