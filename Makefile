@@ -5,23 +5,35 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 A      ?= ps1_perceptron
-JOBS   ?= 2
+JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
+N      ?= 8
+UV_VERSION := 0.13.8
+# the grader never runs with user or environment customisation (-E -s)
+GRADER := $(BIN)/python -E -s -m grader
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help install lab test lint release solutions grade clean
+.PHONY: help install lab test lint release solutions grade report bench clean
 
 help:
 	@echo "make lab        install (if needed) and serve JupyterLab on the course"
 	@echo "make test       install (if needed) and run every check"
 	@echo "make release    regenerate release/ from source/ (instructors)"
 	@echo "make solutions  regenerate solutions/ from source/ (instructors)"
-	@echo "make grade A=ps1_perceptron   autograde submitted/, write feedback and grades.csv"
+	@echo "make grade A=ps1_perceptron [JOBS=n] [FORCE=1] [SCHEDULER=tcp://host:8786]"
+	@echo "               autograde submitted/ in the sandbox: feedback, grades.csv, report/"
+	@echo "make report A=ps1_perceptron  rebuild the class report from the gradebook"
+	@echo "make bench N=8  time plain nbgrader against make grade on N submissions"
 
 install: $(STAMP)
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@# torch first with pip (it finds the local CPU build), then uv for the rest (fast);
+	@# plain pip if uv cannot be had. Every version is pinned in requirements.txt.
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+		"$$(grep '^torch==' requirements.txt)" uv==$(UV_VERSION) \
+	&& $(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt \
+	|| $(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/jupyter server extension list 2>&1 | grep -q "nbgrader.server_extensions.formgrader.*enabled"
 	$(BIN)/jupyter labextension list 2>&1 | grep -i "nbgrader.*enabled"
 	touch $(STAMP)
@@ -40,13 +52,20 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 release: $(STAMP)
-	$(BIN)/python -m grader release
+	$(GRADER) release
 
 solutions: $(STAMP)
-	$(BIN)/python -m grader solutions
+	$(GRADER) solutions
 
 grade: $(STAMP)
-	$(BIN)/python -m grader grade $(A)
+	$(GRADER) grade $(A) --jobs $(JOBS) $(if $(FORCE),--force) $(if $(UNSAFE),--unsafe) \
+		$(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+report: $(STAMP)
+	$(GRADER) report $(A)
+
+bench: $(STAMP)
+	$(BIN)/python -E -s bench/grading.py --n $(N) --jobs $(JOBS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -78,10 +78,9 @@ def _save_state(course, a, state):
 
 def _merge(course, a, result):
     """Write one result into the gradebook, autograded/ and feedback/."""
-    from nbgrader.api import MissingEntry
-
     import warnings
 
+    from nbgrader.api import MissingEntry
     from sqlalchemy.exc import SAWarning
 
     student, grades = result["student"], result["grades"]

@@ -20,6 +20,10 @@ def _id(cell):
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
+def _flags(meta):
+    return tuple(meta.get(k) for k in ("grade", "solution", "locked", "points", "task"))
+
+
 def _is_test(meta):
     return bool(meta.get("grade") and not meta.get("solution")) or bool(meta.get("locked"))
 
@@ -58,7 +62,8 @@ def normalize(raw, source_nb, release_nb, assignment):
             meta = orig.metadata["nbgrader"]
             if _is_test(meta):
                 if cell.get("source") not in (orig.source, released.get(gid)) \
-                        or cell.cell_type != orig.cell_type:
+                        or cell.cell_type != orig.cell_type \
+                        or _flags(cell.metadata.get("nbgrader", {})) != _flags(meta):
                     restored.append(gid)
                 new = copy.deepcopy(orig)
                 new.pop("outputs", None)
@@ -77,6 +82,7 @@ def normalize(raw, source_nb, release_nb, assignment):
             if gid:
                 stripped.append(gid)
             del cell.metadata["nbgrader"]
+    added = _put_back_missing(nb, source_nb, release_nb)
     for cell in nb.cells:
         if "nbgrader" not in cell.metadata and MARKERS.search(cell.get("source", "")):
             cell.source = MARKERS.sub(lambda m: f"{m.group(1)}-{m.group(2)}", cell.source)
@@ -90,11 +96,38 @@ def normalize(raw, source_nb, release_nb, assignment):
     elif restored:
         notes.append("These cells were changed and have been restored from the assignment: "
                      + ", ".join(sorted(set(restored))) + ".")
+    if added and found >= len(source) / 2:
+        notes.append("These cells were missing and have been put back from the assignment: "
+                     + ", ".join(added) + ".")
     if stripped:
         notes.append("These cells carried an unknown or repeated nbgrader id and were graded "
                      "as your own cells: " + ", ".join(sorted(set(stripped))) + ".")
     nb.metadata.pop("widgets", None)
     return nb, notes
+
+
+def _put_back_missing(nb, source_nb, release_nb):
+    """Insert every nbgrader cell of the source that the notebook lacks, in source order:
+    a missing solution cell comes back as released (nothing done), a test as in the source."""
+    released = {_id(c): c for c in release_nb.cells if _id(c)}
+    where = {_id(c): i for i, c in enumerate(nb.cells) if _id(c)}
+    added, at = [], -1
+    for orig in source_nb.cells:
+        gid = _id(orig)
+        if not gid:
+            continue
+        if gid in where:
+            at = where[gid]
+            continue
+        meta = orig.metadata["nbgrader"]
+        new = copy.deepcopy(orig if _is_test(meta) or gid not in released else released[gid])
+        if new.cell_type == "code":
+            new.outputs, new.execution_count = [], None
+        at += 1
+        nb.cells.insert(at, new)
+        where = {_id(c): i for i, c in enumerate(nb.cells) if _id(c)}
+        added.append(gid)
+    return added
 
 
 def ignored_files(folder, notebook_name, shipped):

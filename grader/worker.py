@@ -17,7 +17,7 @@ from pathlib import Path
 from grader import course as coursedir
 from grader import feedback, sandbox, submission
 
-SLOT = {"n": 0}  # this worker's slot (a distinct sandbox uid per concurrent worker)
+SLOT = {"n": None}  # this worker's slot (a distinct sandbox uid per concurrent worker)
 
 
 def init_worker(slot_queue=None):
@@ -31,6 +31,11 @@ def init_worker(slot_queue=None):
         pass
     if slot_queue is not None:
         SLOT["n"] = slot_queue.get()
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's add_submission
     import nbgrader.apps
     import nbgrader.converters  # noqa: F401
 
@@ -211,10 +216,12 @@ def grade(task):
         channels = work / "ch"
         channels.mkdir()
         helpers = {n: course / "source" / a / n for n in task["source"] if n != f"{a}.ipynb"}
-        spec = {"channels": str(channels), "helpers": helpers, "slot": SLOT["n"],
+        slot = SLOT["n"] if SLOT["n"] is not None else 100 + os.getpid() % 800  # on Dask
+        spec = {"channels": str(channels), "helpers": helpers, "slot": slot,
                 "notebook": str(dest / f"{a}.ipynb")}
         hidden = feedback.hidden_lines(c.source for c in source_nb.cells)
         overrides = _overrides(task, spec, hidden)
+        result["phases"] = {"prepare": round(time.monotonic() - started, 2)}
         for attempt in (1, 2):  # a kernel that did not start under load is retried once
             run = coursedir.api(course, **overrides).autograde(a, student, force=True,
                                                                create=True)
@@ -224,7 +231,9 @@ def grade(task):
             log = (run.get("log") or "") + (run.get("error") or "")
             lines = [ln for ln in log.splitlines() if ln.strip()][-3:]
             result["reason"] = "autograde failed: " + " | ".join(lines)
+            result["log"] = log[-6000:]
             return result
+        result["phases"]["autograde"] = round(time.monotonic() - started, 2)
         result["grades"] = _read_grades(course / "gradebook.db", a, student)
         result["autograded"] = _files(course / "autograded" / student / a)
         fb = coursedir.api(course, **overrides).generate_feedback(a, student)
@@ -236,6 +245,7 @@ def grade(task):
                 data = feedback.sanitize(data.decode(), f"{a}: feedback for {student}",
                                          result["notes"]).encode()
             result["feedback"][rel] = data
+        result["phases"]["feedback"] = round(time.monotonic() - started, 2)
         result["ok"] = True
         return result
     except Exception as err:  # noqa: BLE001 (one student's problem never stops the class)

@@ -1,12 +1,14 @@
 """Autograde the submission zoo through the real pipeline (`classgrade.grade_class`, what
 `make grade` runs) and check every grade cell of every kind, the feedback, and that
 nothing a hostile submission did reached the grader, the course or another student."""
+import csv
 import hashlib
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from html import unescape
 from pathlib import Path
@@ -80,23 +82,29 @@ def _grade_zoo(a, course):
         for name, text in kind.files.items():
             (path.parent / name).write_text(text)
     _lms_archive(course, a)
-    watched = [course / "source", course / "submitted", *PYTHON_DIRS]
-    before = _hashes(*watched[:2])
+    before = _hashes(course / "source", course / "submitted")
     lines = []
     failed = classgrade.grade_class(course, a, jobs=2, timeout=TIMEOUT, log=lines.append)
-    after = _hashes(*watched[:2])
+    after = _hashes(course / "source", course / "submitted")
     return {"a": a, "course": course, "failed": failed, "lines": lines,
             "before": before, "after": after, "leftovers": _leftovers(), "planted": _planted()}
 
 
 @pytest.fixture(scope="module")
-def graded(course_factory):
-    """graded(a): the zoo of assignment `a`, autograded once per test module."""
+def graded(course_factory, tmp_path_factory):
+    """graded(a): the zoo of assignment `a`, autograded once per test module, with the
+    grader's temporary folder inside the test's own scratch folder."""
     done = {}
 
     def get(a):
         if a not in done:
-            done[a] = _grade_zoo(a, course_factory(a))
+            scratch = tmp_path_factory.mktemp(f"tmp-{a}")
+            saved, tempfile.tempdir = tempfile.tempdir, str(scratch)
+            try:
+                done[a] = _grade_zoo(a, course_factory(a))
+            finally:
+                tempfile.tempdir = saved
+            done[a]["left_in_tmp"] = sorted(p.name for p in scratch.iterdir())
         return done[a]
 
     return get
@@ -139,6 +147,34 @@ def test_nothing_outside_the_sandbox_changed(graded, a):
     assert run["planted"] == [], f"planted in the Python installation: {run['planted']}"
     assert run["leftovers"] == [], "processes started by a submission outlived its grading"
     assert (run["course"] / "gradebook.db").stat().st_size > 0
+    assert run["left_in_tmp"] == [], f"grading left {run['left_in_tmp']} in the temporary folder"
+
+
+@pytest.mark.parametrize("a", sorted(zoo.ZOOS))
+def test_class_report_counts_the_named_mistakes(graded, a):
+    """Does the class report count each named mistake once per student who made it?"""
+    run = graded(a)
+    folder = run["course"] / "report" / a
+    assert (folder / "scores.png").stat().st_size > 1000
+    counted = {}
+    with (folder / "mistakes.csv").open() as f:
+        for row in csv.DictReader(f):
+            counted[row["mistake"]] = counted.get(row["mistake"], 0) + int(row["students"])
+    kinds_saying = {}
+    for kind in zoo.ZOOS[a]:
+        for phrase in kind.says:
+            kinds_saying[phrase] = kinds_saying.get(phrase, 0) + 1
+    assert counted, "the report names no mistake"
+    assert counted == {m: kinds_saying.get(m, 0) for m in counted}, \
+        "each named mistake is counted once for every zoo kind that makes it"
+    rates = {r["grade_cell"]: float(r["pass_rate"])
+             for r in csv.DictReader((folder / "cells.csv").open())}
+    scores = {k.name: classgrade.scores(run["course"], a, k.name) for k in zoo.ZOOS[a]}
+    for cell, rate in rates.items():
+        passed = sum(s[cell][0] == s[cell][1] for s in scores.values())
+        passed += 1  # the student collected from the LMS archive is correct
+        assert rate == pytest.approx(passed / (len(scores) + 1), abs=1e-3), cell
+    assert "Named mistakes" in (folder / "index.html").read_text()
 
 
 @pytest.mark.parametrize(("a", "kind"), zoo.KINDS, ids=[k.name for _, k in zoo.KINDS])

@@ -123,10 +123,11 @@ for what, path in targets.items():
 READS = '''
 import os
 import re
+import sys
 
 found = []
-for top, dirs, names in os.walk("/"):
-    if top.startswith(("/proc", "/sys", "/dev")):
+for top, dirs, names in os.walk("/"):  # all but the installed software and the kernel's files
+    if top.startswith(("/proc", "/sys", "/dev", sys.prefix, sys.base_prefix)):
         dirs[:] = []
         continue
     for name in names:
@@ -141,7 +142,7 @@ for path in ["../../../gradebook.db", "../../../source/{a}/{a}.ipynb",
     except OSError:
         pass
 for path in found:
-    print("FOUND", path)
+    print("a secret " + "was found:", path)
 print(f"searched the file system: {len(found)} secrets found")
 '''
 
@@ -202,7 +203,7 @@ for folder in ("/tmp", os.path.expanduser("~"), os.getcwd()):
     except OSError as err:
         print(f"{folder}: stopped after {written >> 20} MiB: {type(err).__name__}")
     else:
-        print(f"{folder}: wrote {written >> 20} MiB without an error")
+        print(f"{folder}: wrote {written >> 20} MiB without " + "any error")
 '''
 
 PERSIST = '''
@@ -332,13 +333,13 @@ PS1_ZOO = [
          lose=set(T)),
     # --- the sandbox (issue: grading that a hostile class cannot break)
     Kind("reads-secrets", "source", [append(READS.replace("{a}", PS1))],
-         says=("searched the file system: 0 secrets found",), never=("FOUND",)),
+         says=("searched the file system: 0 secrets found",), never=("a secret was found",)),
     Kind("signals-grader", "source", [append(SIGNALS)],
          says=("the grader is not visible from here",)),
     Kind("leftover-processes", "source", [append(LEFTOVER)], says=("two processes left",)),
     Kind("process-flood", "source", [append(FLOOD)], says=("fork failed after",)),
     Kind("disk-fill", "source", [append(DISK)], says=("/tmp: stopped after",),
-         never=("without an error",)),
+         never=("without any error",)),
     Kind("persistence", "source", [append(PERSIST)], says=("all inside this sandbox",)),
     Kind("shadow-modules", "source", [SIGN], lose={*G, *T}, files=SHADOWS,
          says=("the sign is flipped", "ignored", "gradecheck.py, numpy.py, torch.py"),
