@@ -13,7 +13,8 @@ from pathlib import Path
 
 import nbformat
 
-MISTAKE = re.compile(r"^(?P<what>[\w.\[\]]+)[^\n]*?Most likely: (?P<mistake>.+?)\.?$", re.MULTILINE)
+WHAT = re.compile(r"[\w.\[\]']+")  # the checked name that starts a check's message
+MISTAKE = re.compile(r"Most likely: (.+?)\.?$", re.MULTILINE)
 
 
 def _gradebook(course):
@@ -34,9 +35,10 @@ def mistakes_of(notebook_path):
             continue
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
-                for m in MISTAKE.finditer(out.get("evalue", "")):
-                    what = m.group("what").split("(")[0]
-                    found.add((what, m.group("mistake").strip()))
+                evalue = out.get("evalue", "")
+                what = WHAT.match(evalue)
+                for mistake in MISTAKE.findall(evalue):
+                    found.add((what.group() if what else "?", mistake.strip()))
     return found
 
 
