@@ -21,8 +21,8 @@ c.CourseDirectory.solution_directory = "solutions"
 # the helper module is shipped with every assignment; never ship caches.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
 
-# The assignments are ps1_perceptron, ps2_multi_output_perceptron, ps3_chain_rule and
-# ps4_mlp_backprop (one folder each in source/). nbgrader 0.9 has no `db_assignments`
+# The assignments are ps1_perceptron, ps2_multi_output_perceptron, ps3_chain_rule,
+# ps4_mlp_backprop and ps5_himmelblau (one folder each in source/). nbgrader 0.9 has no `db_assignments`
 # option (it was removed in 0.6 and is only warned about): `generate_assignment`
 # records each assignment and its cells in the gradebook, and `make grade` does so
 # when the gradebook does not know the assignment yet.

@@ -537,3 +537,136 @@ def check_training(namespace, x, t, hidden, lr, steps, seed, check_at=()):
                    ("the learning rate is missing: subtract lr * gradient", p - g),
                    ("the gradient was divided by the batch size", p - lr * g / len(x)),
                    ("the weights were not updated", p)], where)
+
+
+# ---------------------------------------------------------------------------
+# Lesson 5: gradient descent on Himmelblau's function
+# f(x, y) = (x**2 + y - 11)**2 + (x + y**2 - 7)**2.
+
+HIMMELBLAU_MINIMA = ((3.0, 2.0), (-2.805118, 3.131312), (-3.779310, -3.283186),
+                     (3.584428, -1.848126))
+
+
+def himmelblau_ref(x, y):
+    """The reference value of Himmelblau's function (elementwise)."""
+    return (x**2 + y - 11) ** 2 + (x + y**2 - 7) ** 2
+
+
+def autograd_himmelblau(x, y):
+    """Autograd's (df/dx, df/dy) at the points (x, y), as one tensor stacked on dim 0."""
+    x = torch.as_tensor(x, dtype=torch.float64).detach().clone().requires_grad_()
+    y = torch.as_tensor(y, dtype=torch.float64).detach().clone().requires_grad_()
+    himmelblau_ref(x, y).sum().backward()
+    return torch.stack([x.grad, y.grad])
+
+
+def mistakes_himmelblau(x, y):
+    """Wrong values of f(x, y): the squares forgotten, a sign changed inside."""
+    return [("the squares are missing: f is a sum of two squares",
+             (x**2 + y - 11) + (x + y**2 - 7)),
+            ("the two brackets were multiplied, not squared and added",
+             (x**2 + y - 11) * (x + y**2 - 7))]
+
+
+def mistakes_himmelblau_grad(x, y):
+    """Wrong (df/dx, df/dy), stacked like autograd_himmelblau's answer."""
+    a, c = x**2 + y - 11, x + y**2 - 7
+    dx, dy = 4 * x * a + 2 * c, 2 * a + 4 * y * c
+    return [
+        ("the factor 2 of the square is missing: d/du u**2 = 2u", torch.stack([dx / 2, dy / 2])),
+        ("the sign is flipped: that is -grad f, the direction of descent, not the gradient",
+         torch.stack([-dx, -dy])),
+        ("the partials are swapped: return (df/dx, df/dy) in that order", torch.stack([dy, dx])),
+        ("the inner derivative is missing: d/dx (x**2 + y - 11)**2 = 2(x**2 + y - 11) * 2x",
+         torch.stack([2 * a + 2 * c, 2 * a + 2 * c])),
+        ("only the first square was differentiated: f has two terms, add both",
+         torch.stack([4 * x * a, 2 * a])),
+    ]
+
+
+def _grad_pair(x, y):
+    a, c = x**2 + y - 11, x + y**2 - 7
+    return 4 * x * a + 2 * c, 2 * a + 4 * y * c
+
+
+def descent_ref(p0, lr, steps):
+    """Gradient descent on f from p0 = (x, y): the points p_0 .. p_steps, shape (steps + 1, 2)."""
+    p = torch.as_tensor(p0, dtype=torch.float64).clone()
+    path = [p.clone()]
+    for _ in range(steps):
+        p = p - lr * torch.stack(_grad_pair(p[0], p[1]))
+        path.append(p.clone())
+    return torch.stack(path)
+
+
+def mistakes_descent(p0, lr, steps):
+    """Wrong trajectories (steps + 1, 2): gradient ascent, no learning rate, accumulated
+    gradients (no zero_grad), the start point left out, one step too many."""
+    p0 = torch.as_tensor(p0, dtype=torch.float64)
+    out = []
+
+    def run(sign=-1.0, rate=lr, accumulate=False):
+        p, g_sum, path = p0.clone(), torch.zeros(2, dtype=torch.float64), [p0.clone()]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for _ in range(steps):
+                g = torch.stack(_grad_pair(p[0], p[1]))
+                g_sum = g_sum + g if accumulate else g
+                p = p + sign * rate * g_sum
+                path.append(p.clone())
+        return torch.stack(path)
+
+    out.append(("that is gradient ascent: step against the gradient, p - lr * grad", run(1.0)))
+    if lr != 1:
+        out.append(("the learning rate is missing: p - lr * grad", run(rate=1.0)))
+    out.append((("the gradients accumulate from step to step: call optimizer.zero_grad() "
+                 "(or reset .grad) before each backward()"), run(accumulate=True)))
+    full = descent_ref(p0, lr, steps + 1)
+    out.append(("the start point is missing: the path begins with p0, so it has steps + 1 rows",
+                full[1:]))
+    out.append(("one step too many: `steps` updates give steps + 1 points, p0 included", full))
+    return out
+
+
+def calls_optimizer(fn):
+    """The names an optimizer-based function must use: .backward() and .step()."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return set()
+    return {node.attr for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and node.attr in ("backward", "step", "zero_grad")}
+
+
+def check_himmelblau_grad(fn, x, y, where=""):
+    """Call fn(x, y) by hand; it must return (df/dx, df/dy) equal to autograd's."""
+    got = by_hand("himmelblau_grad", fn, x, y, where=where)
+    assert isinstance(got, (tuple, list)) and len(got) == 2, \
+        f"himmelblau_grad must return the pair (df_dx, df_dy), got {type(got).__name__} ({where})"
+    mine = torch.stack([torch.as_tensor(g, dtype=torch.float64).reshape(x.shape) for g in got])
+    check("(df/dx, df/dy)", mine, autograd_himmelblau(x, y), mistakes_himmelblau_grad(x, y),
+          where)
+
+
+def check_descent(name, fn, p0, lr, steps, hand=True):
+    """Call fn(p0, lr, steps) (by hand unless hand=False) and compare its path, shape
+    (steps + 1, 2), with descent_ref; returns the path."""
+    where = f"p0 = {tuple(float(v) for v in p0)}, lr = {lr}, steps = {steps}"
+    if hand:
+        path = by_hand(name, fn, p0, lr, steps, where=where)
+    else:
+        with warnings.catch_warnings(record=True):
+            path = fn(p0, lr, steps)
+    if not isinstance(path, torch.Tensor):
+        raise TypeError(f"{name} must return a tensor of shape ({steps + 1}, 2), "
+                        f"got {type(path).__name__} ({where})")
+    check(f"{name} path", path.detach(), descent_ref(p0, lr, steps),
+          mistakes_descent(p0, lr, steps), where, atol=1e-9, rtol=1e-9)
+    return path.detach()
+
+
+def nearest_minimum(p):
+    """The index (0 to 3) of the minimum in HIMMELBLAU_MINIMA closest to p, and the distance."""
+    dists = [math.dist([float(v) for v in p], m) for m in HIMMELBLAU_MINIMA]
+    i = min(range(4), key=dists.__getitem__)
+    return i, dists[i]

@@ -33,7 +33,7 @@ def _without_outputs(path):
 def test_every_assignment_is_configured():
     cfg = grading.config(grading.ROOT)
     expected = ["ps1_perceptron", "ps2_multi_output_perceptron", "ps3_chain_rule",
-                "ps4_mlp_backprop"]
+                "ps4_mlp_backprop", "ps5_himmelblau"]
     assert expected == ASSIGNMENTS
     for a in expected:
         assert a in (grading.ROOT / "nbgrader_config.py").read_text()
