@@ -7,6 +7,8 @@ PORT   ?= 8888
 A      ?= ps1_perceptron
 JOBS   ?= 2
 export PATH := $(CURDIR)/$(BIN):$(PATH)
+# course_server (in this folder) runs nbgrader's Validate in a separate process.
+LAB_EXTENSIONS := --ServerApp.jpserver_extensions=course_server=True
 
 .PHONY: help install lab test lint release solutions grade clean
 
@@ -28,8 +30,8 @@ $(STAMP): requirements.txt
 
 lab: $(STAMP)
 	@echo "Serving JupyterLab on the course; open the URL printed below (Ctrl-C stops it)."
-	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) \
-		--ServerApp.root_dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root)
+	PYTHONPATH=$(CURDIR) $(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) \
+		--ServerApp.root_dir=$(CURDIR) $(LAB_EXTENSIONS) $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/pytest -n $(JOBS) --dist loadscope -p no:cacheprovider \
