@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 # course_server (in this folder) runs nbgrader's Validate in a separate process.
 LAB_EXTENSIONS := --ServerApp.jpserver_extensions=course_server=True
 
-.PHONY: help install lab test lint release solutions grade clean
+.PHONY: help install lab test lint release solutions grade site clean
 
 help:
 	@echo "make lab        install (if needed) and serve JupyterLab on the course"
@@ -18,6 +18,7 @@ help:
 	@echo "make release    regenerate release/ from source/ (instructors)"
 	@echo "make solutions  regenerate solutions/ from source/ (instructors)"
 	@echo "make grade A=ps1_perceptron   autograde submitted/, write feedback and grades.csv"
+	@echo "make site       build the lecture website into _build/site (open _build/site/index.html)"
 
 install: $(STAMP)
 
@@ -50,5 +51,8 @@ solutions: $(STAMP)
 grade: $(STAMP)
 	$(BIN)/python -m grader grade $(A)
 
+site: $(STAMP)
+	$(BIN)/python website/build.py _build/site
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache _build test-artifacts
