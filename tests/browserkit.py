@@ -108,6 +108,9 @@ class Lab:
         news = state / "settings" / "@jupyterlab" / "apputils-extension"
         news.mkdir(parents=True, exist_ok=True)  # no "get notified about news?" toast
         (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+        notebook = state / "settings" / "@jupyterlab" / "notebook-extension"
+        notebook.mkdir(parents=True, exist_ok=True)  # every cell in the page, not only those in view
+        (notebook / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
         self.proc = subprocess.Popen(cmd, cwd=root, stdout=self.log_path.open("w"),
                                      stderr=subprocess.STDOUT, env=env, start_new_session=True)
         deadline = time.monotonic() + 90

@@ -200,9 +200,9 @@ def test_lecture_shows_maths_and_figures(browser, lab):
     page.wait_for_timeout(1000)
     text = " ".join(page.locator(".jp-RenderedMarkdown").all_inner_texts())
     assert "$$" not in text and "\\frac" not in text, "raw TeX is visible in the lecture"
-    images = page.locator(".jp-RenderedImage img")
-    images.first.scroll_into_view_if_needed()
-    sizes = images.evaluate_all("els => els.map(e => e.complete && e.naturalWidth)")
+    page.locator(".jp-RenderedImage img").first.wait_for(timeout=WAIT)
+    sizes = page.locator(".jp-RenderedImage img").evaluate_all(
+        "els => els.map(e => e.complete && e.naturalWidth)")
     with open(lab.root / "notebooks" / "01_perceptron.ipynb") as f:
         expected = sum("image/png" in o.get("data", {}) for c in json.load(f)["cells"]
                        for o in c.get("outputs", []))
