@@ -75,6 +75,12 @@ def plain(text):
     return text.replace("*", "")
 
 
+def short(title):
+    """The short name of a lecture: its title without the number and the subtitle."""
+    text = re.sub(r"^(\d+\s*·\s*|Lesson\s+\d+\s*:\s*)", "", title).split(":")[0].strip()
+    return text[:1].upper() + text[1:]
+
+
 def nav(pages, current):
     here = " aria-current=page" if current == "index.html" else ""
     links = [f'<a href="index.html"{here}>{TITLE}</a>']
@@ -99,7 +105,7 @@ def build(out):
         heads = headings(nb)
         title = plain(heads[0][1]) if heads else path.stem
         books.append((path, nb, title, heads))
-    pages = [(f"{p.stem}.html", f"{p.name[:2]}. {plain(t).split(':')[0]}") for p, _, t, _ in books]
+    pages = [(f"{p.stem}.html", f"{p.name[:2]} {short(t)}") for p, _, t, _ in books]
 
     items = []
     for (path, nb, title, heads), (href, _) in zip(books, pages):
