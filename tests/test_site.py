@@ -3,6 +3,7 @@ real browser (Chromium): every page loads without errors, the maths is typeset (
 TeX left), every figure is shown, the assignments are linked and the solutions are not."""
 import functools
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -53,6 +54,8 @@ def test_site_has_a_page_per_lecture_and_no_solutions(site):
     for release in sorted((ROOT / "release").iterdir()):
         assert f"assignments/{release.name}/{release.name}.ipynb" in index
     assert "solutions" not in index
+    for page, ident in re.findall(r'href="([^"#]+\.html)#([^"]+)"', index):
+        assert f'id="{ident}"' in (site / page).read_text(), f"broken link {page}#{ident}"
     built = {p.name for p in site.rglob("*")}
     for solution in (ROOT / "solutions").rglob("*.ipynb"):
         copied = site / "assignments" / solution.parent.name / solution.name
@@ -100,6 +103,10 @@ def test_index_page_in_the_browser(browser, served):
     browser.take_problems()
     page = browser.page()
     page.goto(f"{served}/index.html")
+    _wait_for_mathjax(page)
+    text = page.locator("main").inner_text()
+    for raw in ("$", "\\partial", "\\frac"):
+        assert raw not in text, f"raw TeX {raw!r} is visible on index.html"
     links = page.locator("a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
     for nb in LECTURES:
         assert f"{nb.stem}.html" in links

@@ -29,6 +29,11 @@ MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], preferredFont: null, webFon
                                            src: "local('MathJax_Blank')"}}}});
 </script>
 <link rel="icon" href="data:,">"""
+INDEX_MATHJAX = f"""<script type="text/x-mathjax-config">
+MathJax.Hub.Config({{tex2jax: {{inlineMath: [["$", "$"]], processEscapes: true}},
+                    messageStyle: "none"}});
+</script>
+<script src="{MATHJAX}"></script>"""
 STYLE = """<style>
 .bp-nav { font: 15px/1.5 system-ui, sans-serif; background: #f3f5f8; border-bottom: 1px solid #d5dae1;
   padding: 8px 16px; display: flex; flex-wrap: wrap; gap: 14px; align-items: baseline; }
@@ -61,11 +66,6 @@ def headings(nb):
                 if m:
                     found.append((len(m.group(1)), m.group(2)))
     return found
-
-
-def anchor(text):
-    """The id nbconvert gives a heading (spaces become dashes)."""
-    return text.replace(" ", "-")
 
 
 def plain(text):
@@ -116,9 +116,9 @@ def build(out):
         body = re.sub(r"(<body[^>]*>)", lambda m, bar=bar: m.group(1) + bar, body, count=1)
         (out / href).write_text(body, encoding="utf-8")
 
-        sections = "".join(f'<li><a href="{href}#{html.escape(anchor(text))}">'
-                           f"{html.escape(plain(text))}</a></li>"
-                           for level, text in heads[1:] if level == 2)
+        sections = "".join(f'<li><a href="{href}#{ident}">{inner}</a></li>'
+                           for ident, inner in re.findall(
+                               r'<h2 id="([^"]+)">(.*?)<a class="anchor-link"', body))
         work = assignment_of(path)
         if work:
             dest = out / "assignments" / work.name
@@ -135,7 +135,7 @@ def build(out):
 
     index = (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
              f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-             f'<title>{TITLE}</title><link rel="icon" href="data:,">{STYLE}</head><body>'
+             f"<title>{TITLE}</title>{INDEX_MATHJAX}{MATHJAX_FONTS}{STYLE}</head><body>"
              f"{nav(pages, 'index.html')}"
              f'<main class="bp-index"><h1>{TITLE}</h1><p>Backpropagation from the perceptron '
              "to the multi-layer perceptron: every formula derived, then checked against "
