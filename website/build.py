@@ -24,7 +24,8 @@ MATHJAX = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
 # The MathJax copy from the jupyter-server-mathjax package has the STIX-Web fonts only;
 # its blank test font points at about:blank, which Chromium reports as an error.
 MATHJAX_FONTS = """<script type="text/x-mathjax-config">
-MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], preferredFont: null, webFont: "STIX-Web",
+MathJax.Hub.Config({"fast-preview": {disabled: true},
+  "HTML-CSS": {availableFonts: [], preferredFont: null, webFont: "STIX-Web",
   imageFont: null, styles: {"@font-face": {"font-family": "MathJax_Blank",
                                            src: "local('MathJax_Blank')"}}}});
 </script>
