@@ -5,6 +5,7 @@ extension) and one Chromium for the module. Every console error, page error,
 failed request and HTTP error answer fails the test it happens in. Screenshots
 go to test-artifacts/ (git-ignored).
 """
+import itertools
 import json
 import threading
 import time
@@ -64,14 +65,24 @@ def no_browser_problems(browser):
     assert not problems, "the browser reported problems:\n" + "\n".join(problems)
 
 
+WORKSPACES = itertools.count()
+
+
+def fresh_workspace():
+    """A new JupyterLab workspace name: no tabs left open by an earlier test."""
+    return f"test{next(WORKSPACES)}"
+
+
 def open_in_lab(browser, lab, path):
     page = browser.page()
-    page.goto(f"{lab.url}/lab/tree/{path}?token={TOKEN}")
+    page.goto(f"{lab.url}/lab/workspaces/{fresh_workspace()}/tree/{path}?token={TOKEN}")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=WAIT)
     return page
 
 
 def wait_idle(page):
+    """Until the kernel has started and runs nothing (the status bar says so)."""
+    page.locator(".jp-StatusBar-Widget", has_text="| Idle").first.wait_for(timeout=WAIT)
     page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=WAIT)
 
 
@@ -81,9 +92,10 @@ def code_cell(page, source):
     return page.locator(".jp-CodeCell").filter(has=editor)
 
 
-def menu(page, top, item):
+def menu(page, top, command):
+    """Open menu `top` of the menu bar and click the item that runs `command`."""
     page.locator(".lm-MenuBar-itemLabel", has_text=top).first.click()
-    page.locator(".lm-Menu-itemLabel", has_text=item).first.click()
+    page.locator(f'.lm-Menu-item[data-command="{command}"]').first.click()
 
 
 class StatusProbe(threading.Thread):
@@ -109,7 +121,7 @@ def test_student_runs_types_a_part_and_validates(browser, lab):
     assert "jp-mod-dirty" not in tab.get_attribute("class"), \
         "the release notebook opens marked as modified (its metadata differs from the kernel's)"
 
-    menu(page, "Run", "Run All Cells")
+    menu(page, "Run", "runmenu:run-all")
     test_cell = code_cell(page, 'gradecheck.check("sigmoid(z)"')
     test_cell.locator(".jp-OutputArea-output", has_text="NotImplementedError").wait_for(timeout=WAIT)
     wait_idle(page)
@@ -157,9 +169,9 @@ def test_student_runs_types_a_part_and_validates(browser, lab):
 def test_assignment_list_fetch_and_submit(browser, lab, course):
     exchange = course[1]
     page = browser.page()
-    page.goto(f"{lab.url}/lab?token={TOKEN}")
+    page.goto(f"{lab.url}/lab/workspaces/{fresh_workspace()}?token={TOKEN}")
     page.wait_for_selector(".lm-MenuBar-itemLabel", timeout=WAIT)
-    menu(page, "Nbgrader", "Assignment List")
+    menu(page, "Nbgrader", "nbgrader:open-assignment-list")
     released = page.locator("#released_assignments_list")
     released.get_by_text(A).first.wait_for(timeout=WAIT)
     released.locator("button", has_text="Fetch").click()
