@@ -92,6 +92,9 @@ def test_lecture_page_in_the_browser(browser, served, lecture):
     sizes = page.locator("img").evaluate_all("els => els.map(e => e.complete && e.naturalWidth)")
     assert len(sizes) == expected and all(sizes), f"figures: {sizes}, expected {expected}"
     assert page.locator("nav.bp-nav a").count() == len(LECTURES) + 1
+    number = int(lecture.name[:2])
+    for link in page.locator(".bp-task a").evaluate_all("els => els.map(e => e.href)"):
+        assert f"/assignments/ps{number}_" in link and page.request.get(link).ok, link
     screenshot(page, f"site-{lecture.stem}")
     print(f"\n{lecture.stem}: {typeset} formulas, {len(sizes)} figures")
     page.close()

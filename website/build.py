@@ -43,6 +43,7 @@ STYLE = """<style>
 .bp-index { font: 16px/1.6 system-ui, sans-serif; max-width: 880px; margin: 32px auto; padding: 0 16px; }
 .bp-index h2 { margin-bottom: 4px; }
 .bp-index ul { margin-top: 4px; }
+.bp-task { font: 15px/1.5 system-ui, sans-serif; margin: 8px 16px; }
 </style>"""
 
 
@@ -110,16 +111,6 @@ def build(out):
 
     items = []
     for (path, nb, title, heads), (href, _) in zip(books, pages):
-        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-        body = re.sub(r'<script src="[^"]*require\.js[^"]*"></script>', "", body)  # widgets only
-        body = body.replace("</head>", MATHJAX_FONTS + STYLE + "</head>", 1)
-        bar = nav(pages, href)
-        body = re.sub(r"(<body[^>]*>)", lambda m, bar=bar: m.group(1) + bar, body, count=1)
-        (out / href).write_text(body, encoding="utf-8")
-
-        sections = "".join(f'<li><a href="{href}#{ident}">{inner}</a></li>'
-                           for ident, inner in re.findall(
-                               r'<h2 id="([^"]+)">(.*?)<a class="anchor-link"', body))
         work = assignment_of(path)
         if work:
             dest = out / "assignments" / work.name
@@ -127,10 +118,21 @@ def build(out):
                 "__pycache__", ".ipynb_checkpoints"))
             files = ", ".join(f'<a href="assignments/{work.name}/{f.name}" download>{f.name}</a>'
                               for f in sorted(dest.iterdir()))
-            task = (f"<p>Assignment <b>{work.name}</b>: {files} (open the notebook in "
-                    "JupyterLab next to the <code>.py</code> files).</p>")
+            task = (f'<p class="bp-task">Assignment <b>{work.name}</b>: {files} (open the '
+                    "notebook in JupyterLab next to the <code>.py</code> files).</p>")
         else:
             task = ""
+
+        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+        body = re.sub(r'<script src="[^"]*require\.js[^"]*"></script>', "", body)  # widgets only
+        body = body.replace("</head>", MATHJAX_FONTS + STYLE + "</head>", 1)
+        top = nav(pages, href) + task
+        body = re.sub(r"(<body[^>]*>)", lambda m, top=top: m.group(1) + top, body, count=1)
+        (out / href).write_text(body, encoding="utf-8")
+
+        sections = "".join(f'<li><a href="{href}#{ident}">{inner}</a></li>'
+                           for ident, inner in re.findall(
+                               r'<h2 id="([^"]+)">(.*?)<a class="anchor-link"', body))
         items.append(f'<section><h2><a href="{href}">{html.escape(title)}</a></h2>'
                      f"<ul>{sections}</ul>{task}</section>")
 
