@@ -44,6 +44,7 @@ STYLE = """<style>
 .bp-index h2 { margin-bottom: 4px; }
 .bp-index ul { margin-top: 4px; }
 .bp-task { font: 15px/1.5 system-ui, sans-serif; margin: 8px 16px; }
+.bp-task a { color: #1a5fb4; text-decoration: underline; }
 </style>"""
 
 
