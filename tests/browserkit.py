@@ -88,7 +88,7 @@ class Lab:
     """`jupyter lab` on a free port, serving `root`, with the course's server
     extension; its runtime, settings and workspace files stay under `state`."""
 
-    def __init__(self, root, state, extensions="course_server=True"):
+    def __init__(self, root, state, extensions="course_server=True", wait=True):
         self.root, self.port = Path(root), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         state = Path(state)
@@ -113,6 +113,10 @@ class Lab:
         (notebook / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
         self.proc = subprocess.Popen(cmd, cwd=root, stdout=self.log_path.open("w"),
                                      stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self):
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:

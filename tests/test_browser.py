@@ -32,23 +32,26 @@ WAIT = 120_000  # ms: a cold kernel importing torch on a busy 2-core machine
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     need_chromium()
-    import grader.pipeline as grading
-
     tmp = tmp_path_factory.mktemp("browser")
     course = copy_course(tmp / "course")
     exchange = tmp / "exchange"
     with (course / "nbgrader_config.py").open("a") as cfg:
         cfg.write(f"\n# scratch course of tests/test_browser.py\nc.Exchange.root = {str(exchange)!r}\n")
-    result = grading.api(course).release_assignment(A)
-    assert result["success"], result.get("error")
     return course, exchange, tmp
 
 
 @pytest.fixture(scope="module")
 def lab(course):
-    server = Lab(course[0], course[2] / "state")
-    yield server
-    server.stop()
+    import grader.pipeline as grading
+
+    server = Lab(course[0], course[2] / "state", wait=False)
+    try:
+        result = grading.api(course[0]).release_assignment(A)  # while the server starts
+        assert result["success"], result.get("error")
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="module")
