@@ -11,8 +11,10 @@ UV_VERSION := 0.13.8
 # the grader never runs with user or environment customisation (-E -s)
 GRADER := $(BIN)/python -E -s -m grader
 export PATH := $(CURDIR)/$(BIN):$(PATH)
+# course_server (in this folder) runs nbgrader's Validate in a separate process.
+LAB_EXTENSIONS := --ServerApp.jpserver_extensions=course_server=True
 
-.PHONY: help install lab test lint release solutions grade report bench clean
+.PHONY: help install lab test lint release solutions grade report bench site clean
 
 help:
 	@echo "make lab        install (if needed) and serve JupyterLab on the course"
@@ -23,6 +25,7 @@ help:
 	@echo "               autograde submitted/ in the sandbox: feedback, grades.csv, report/"
 	@echo "make report A=ps1_perceptron  rebuild the class report from the gradebook"
 	@echo "make bench N=8  time plain nbgrader against make grade on N submissions"
+	@echo "make site       build the lecture website into _build/site (open _build/site/index.html)"
 
 install: $(STAMP)
 
@@ -40,8 +43,8 @@ $(STAMP): requirements.txt
 
 lab: $(STAMP)
 	@echo "Serving JupyterLab on the course; open the URL printed below (Ctrl-C stops it)."
-	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) \
-		--ServerApp.root_dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root)
+	PYTHONPATH=$(CURDIR) $(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) \
+		--ServerApp.root_dir=$(CURDIR) $(LAB_EXTENSIONS) $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/pytest -n $(JOBS) --dist loadscope -p no:cacheprovider \
@@ -67,5 +70,8 @@ report: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -E -s bench/grading.py --n $(N) --jobs $(JOBS)
 
+site: $(STAMP)
+	$(BIN)/python website/build.py _build/site
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache _build test-artifacts

@@ -12,12 +12,42 @@ import os
 import shutil
 import tempfile
 import time
+import typing
 from pathlib import Path
 
 from grader import course as coursedir
 from grader import feedback, sandbox, submission
 
 SLOT = {"n": None}  # this worker's slot (a distinct sandbox uid per concurrent worker)
+
+
+def _cache_templates():
+    """Compile nbconvert's templates once per worker, not once per student (-1 s each)."""
+    import jinja2
+    from nbconvert.exporters.templateexporter import TemplateExporter
+
+    if getattr(TemplateExporter, "_bp_cached", False):
+        return
+
+    class MemoryBytecodeCache(jinja2.BytecodeCache):
+        store: typing.ClassVar[dict] = {}
+
+        def load_bytecode(self, bucket):
+            if bucket.key in self.store:
+                bucket.bytecode_from_string(self.store[bucket.key])
+
+        def dump_bytecode(self, bucket):
+            self.store[bucket.key] = bucket.bytecode_to_string()
+
+    create, cache = TemplateExporter._create_environment, MemoryBytecodeCache()
+
+    def cached_environment(self):
+        env = create(self)
+        env.bytecode_cache = cache
+        return env
+
+    TemplateExporter._create_environment = cached_environment
+    TemplateExporter._bp_cached = True
 
 
 def init_worker(slot_queue=None):
@@ -195,6 +225,7 @@ def grade(task):
 
     a, student = task["assignment"], task["student"]
     started = time.monotonic()
+    _cache_templates()
     result = {"student": student, "assignment": a, "sha256": task.get("sha256"),
               "ok": False, "reason": None, "notes": list(task.get("notes", ())),
               "grades": None, "autograded": {}, "feedback": {}}
