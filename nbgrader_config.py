@@ -1,4 +1,7 @@
 """nbgrader configuration of the course "Backprop by hand" (nbgrader 0.9.6)."""
+import os
+import sys
+
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.plugins import FileNameCollectorPlugin
 from nbgrader.preprocessors import (
@@ -16,6 +19,25 @@ c = get_config()  # noqa: F821 (nbgrader provides get_config)
 
 c.CourseDirectory.course_id = "backprop-by-hand"
 c.CourseDirectory.root = "."
+
+# The course folder: the folder of this file (traitlets sets __file__ while loading it).
+COURSE = os.path.dirname(os.path.abspath(globals().get("__file__") or "nbgrader_config.py"))
+
+# nbgrader's exchange (release -> fetch -> submit -> collect -> feedback) lives in the
+# git-ignored folder exchange/ of the course, so `make lab` works on one machine without
+# root. nbgrader's default, /usr/local/share/nbgrader/exchange, usually does not exist.
+# On JupyterHub, hub/instructor/nbgrader_config.py points it at the shared exchange.
+c.Exchange.root = os.path.join(COURSE, "exchange")
+if not os.path.isdir(c.Exchange.root):
+    try:
+        os.makedirs(c.Exchange.root)
+        os.chmod(c.Exchange.root, 0o1777)  # what nbgrader expects of an exchange
+    except OSError as err:
+        print(f"nbgrader_config.py: cannot create the exchange folder {c.Exchange.root} "
+              f"({err.strerror}); make the course folder writable.", file=sys.stderr)
+# Fetched assignments go to <server root>/backprop-by-hand/<assignment>/ (git-ignored),
+# as in a student's home on JupyterHub.
+c.Exchange.path_includes_course = True
 # nbgrader's default is "solution" (singular); this course publishes solutions/.
 c.CourseDirectory.solution_directory = "solutions"
 # the helper module is shipped with every assignment; never ship caches.
