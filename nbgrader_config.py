@@ -26,8 +26,8 @@ COURSE = os.path.dirname(os.path.abspath(globals().get("__file__") or "nbgrader_
 # nbgrader's exchange (release -> fetch -> submit -> collect -> feedback) lives in the
 # git-ignored folder exchange/ of the course, so `make lab` works on one machine without
 # root. nbgrader's default, /usr/local/share/nbgrader/exchange, usually does not exist.
-# On JupyterHub, hub/instructor/nbgrader_config.py points it at the shared exchange.
-c.Exchange.root = os.path.join(COURSE, "exchange")
+# On JupyterHub (hub/), $BP_EXCHANGE names the hub's shared exchange instead.
+c.Exchange.root = os.environ.get("BP_EXCHANGE") or os.path.join(COURSE, "exchange")
 if not os.path.isdir(c.Exchange.root):
     try:
         os.makedirs(c.Exchange.root)
