@@ -6,9 +6,17 @@ STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 A      ?= ps1_perceptron
 JOBS   ?= 2
+HUB_PORT ?= 8000
+# JupyterHub's proxy (npm), an exact pin, installed into .venv/chp by `make hub-install`
+CHP_VERSION := 5.3.0
+CHP_STAMP   := $(VENV)/chp/.installed-$(CHP_VERSION)
+HUB_COURSE  ?= /home/bp-instructor/backprop-by-hand
 export PATH := $(CURDIR)/$(BIN):$(PATH)
+# `make test` also installs the proxy where the hub test can run (root, npm present);
+# elsewhere that test is skipped with the reason (and fails under CI=true).
+TEST_DEPS := $(STAMP) $(if $(and $(filter 0,$(shell id -u)),$(shell command -v npm)),$(CHP_STAMP))
 
-.PHONY: help install lab test lint release solutions grade clean
+.PHONY: help install lab test lint release solutions grade clean hub hub-install hub-grade
 
 help:
 	@echo "make lab        install (if needed) and serve JupyterLab on the course"
@@ -16,6 +24,8 @@ help:
 	@echo "make release    regenerate release/ from source/ (instructors)"
 	@echo "make solutions  regenerate solutions/ from source/ (instructors)"
 	@echo "make grade A=ps1_perceptron   autograde submitted/, write feedback and grades.csv"
+	@echo "make hub        (root) JupyterHub on 127.0.0.1:$(HUB_PORT): an instructor and 3 students"
+	@echo "make hub-grade A=ps1_perceptron   (root) grade the hub instructor's collected submissions"
 
 install: $(STAMP)
 
@@ -31,7 +41,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) \
 		--ServerApp.root_dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root)
 
-test: $(STAMP)
+test: $(TEST_DEPS)
 	OMP_NUM_THREADS=1 $(BIN)/pytest -n $(JOBS) --dist loadscope -p no:cacheprovider \
 		--nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
 		notebooks solutions tests
@@ -47,6 +57,25 @@ solutions: $(STAMP)
 
 grade: $(STAMP)
 	$(BIN)/python -m grader grade $(A)
+
+hub-install: $(CHP_STAMP)
+
+$(CHP_STAMP): | $(STAMP)
+	@command -v npm >/dev/null || { echo "make hub needs npm (Node.js) to install configurable-http-proxy; install it (apt-get install npm) and run make hub again."; exit 1; }
+	rm -rf $(VENV)/chp
+	npm install --no-audit --no-fund --loglevel=error --prefix $(VENV)/chp configurable-http-proxy@$(CHP_VERSION)
+	touch $(CHP_STAMP)
+
+hub: $(STAMP) $(CHP_STAMP)
+	@test "$$(id -u)" = 0 || { echo "make hub must run as root: it creates the Unix users and starts each user's server as that user (try: sudo make hub)."; exit 1; }
+	$(BIN)/python hub/setup.py --passwords
+	@echo "JupyterHub on http://127.0.0.1:$(HUB_PORT)/ : log in with a user and password above (Ctrl-C stops it)."
+	BP_HUB_PORT=$(HUB_PORT) $(BIN)/jupyterhub -f hub/jupyterhub_config.py
+
+hub-grade: $(STAMP)
+	@test "$$(id -u)" = 0 || { echo "make hub-grade must run as root (it grades in the root-only sandbox); try: sudo make hub-grade A=$(A)."; exit 1; }
+	$(BIN)/python -m grader grade $(A) --course $(HUB_COURSE); status=$$?; \
+		chown -R bp-instructor $(HUB_COURSE); exit $$status
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
