@@ -74,7 +74,7 @@ hub: $(STAMP) $(CHP_STAMP)
 
 hub-grade: $(STAMP)
 	@test "$$(id -u)" = 0 || { echo "make hub-grade must run as root (it grades in the root-only sandbox); try: sudo make hub-grade A=$(A)."; exit 1; }
-	$(BIN)/python -m grader grade $(A) --course $(HUB_COURSE); status=$$?; \
+	BP_EXCHANGE=$${BP_EXCHANGE:-/srv/nbgrader/exchange} $(BIN)/python -m grader grade $(A) --course $(HUB_COURSE); status=$$?; \
 		chown -R bp-instructor $(HUB_COURSE); exit $$status
 
 clean:
