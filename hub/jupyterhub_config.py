@@ -35,6 +35,10 @@ CHP = REPO / ".venv" / "chp" / "node_modules" / ".bin" / "configurable-http-prox
 
 c = get_config()  # noqa: F821 (JupyterHub provides get_config)
 
+if not CHP.exists():
+    sys.exit(f"hub/jupyterhub_config.py: the proxy {CHP} is missing; run `make hub-install` "
+             "(it needs npm).")
+
 STATE.mkdir(parents=True, exist_ok=True)
 os.chmod(STATE, 0o700)
 c.JupyterHub.bind_url = f"http://127.0.0.1:{os.environ.get('BP_HUB_PORT', '8000')}"
