@@ -17,11 +17,12 @@ from nbgrader.preprocessors import (
 
 c = get_config()  # noqa: F821 (nbgrader provides get_config)
 
-c.CourseDirectory.course_id = "backprop-by-hand"
-c.CourseDirectory.root = "."
-
-# The course folder: the folder of this file (traitlets sets __file__ while loading it).
+# The course folder: the folder of this file (traitlets sets __file__ while loading it),
+# as an absolute path (a relative root makes nbgrader warn on every request).
 COURSE = os.path.dirname(os.path.abspath(globals().get("__file__") or "nbgrader_config.py"))
+
+c.CourseDirectory.course_id = "backprop-by-hand"
+c.CourseDirectory.root = COURSE
 
 # nbgrader's exchange (release -> fetch -> submit -> collect -> feedback) lives in the
 # git-ignored folder exchange/ of the course, so `make lab` works on one machine without
