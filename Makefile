@@ -37,6 +37,7 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 lab: $(STAMP)
+	@mkdir -p exchange && chmod 1777 exchange || { echo "make lab cannot create nbgrader's exchange folder exchange/ here; make the course folder writable."; exit 1; }
 	@echo "Serving JupyterLab on the course; open the URL printed below (Ctrl-C stops it)."
 	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) \
 		--ServerApp.root_dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root)

@@ -1,6 +1,5 @@
 """nbgrader configuration of the course "Backprop by hand" (nbgrader 0.9.6)."""
 import os
-import sys
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.plugins import FileNameCollectorPlugin
@@ -25,17 +24,11 @@ c.CourseDirectory.course_id = "backprop-by-hand"
 c.CourseDirectory.root = COURSE
 
 # nbgrader's exchange (release -> fetch -> submit -> collect -> feedback) lives in the
-# git-ignored folder exchange/ of the course, so `make lab` works on one machine without
-# root. nbgrader's default, /usr/local/share/nbgrader/exchange, usually does not exist.
+# git-ignored folder exchange/ of the course (`make lab` creates it, mode 1777 as nbgrader
+# expects), so `make lab` works on one machine without root. nbgrader's default,
+# /usr/local/share/nbgrader/exchange, usually does not exist.
 # On JupyterHub (hub/), $BP_EXCHANGE names the hub's shared exchange instead.
 c.Exchange.root = os.environ.get("BP_EXCHANGE") or os.path.join(COURSE, "exchange")
-if not os.path.isdir(c.Exchange.root):
-    try:
-        os.makedirs(c.Exchange.root)
-        os.chmod(c.Exchange.root, 0o1777)  # what nbgrader expects of an exchange
-    except OSError as err:
-        print(f"nbgrader_config.py: cannot create the exchange folder {c.Exchange.root} "
-              f"({err.strerror}); make the course folder writable.", file=sys.stderr)
 # Fetched assignments go to <server root>/backprop-by-hand/<assignment>/ (git-ignored),
 # as in a student's home on JupyterHub.
 c.Exchange.path_includes_course = True
