@@ -113,9 +113,12 @@ VENV = REPO / ".venv"
 BRIDGE = VENV / "hub-python"  # see user_python()
 
 
+CHECK = ("import importlib.util as u; assert all(u.find_spec(m) for m in "
+         "('jupyterhub', 'nbgrader', 'torch')), 'the course packages are missing'")
+
+
 def _runs(user, python):
-    return subprocess.run(["runuser", "-u", user, "--", str(python), "-c",
-                           "import importlib.util as u, jupyterhub, nbgrader; assert u.find_spec('torch')"],
+    return subprocess.run(["runuser", "-u", user, "--", str(python), "-c", CHECK],
                           capture_output=True, text=True, check=False, cwd="/")
 
 
