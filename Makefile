@@ -14,7 +14,16 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 # course_server (in this folder) runs nbgrader's Validate in a separate process.
 LAB_EXTENSIONS := --ServerApp.jpserver_extensions=course_server=True
 
-.PHONY: help install lab test lint release solutions grade report bench site clean
+HUB_PORT ?= 8000
+# JupyterHub's proxy (npm), an exact pin, installed into .venv/chp by `make hub-install`
+CHP_VERSION := 5.3.0
+CHP_STAMP   := $(VENV)/chp/.installed-$(CHP_VERSION)
+HUB_COURSE  ?= /home/bp-instructor/backprop-by-hand
+# `make test` also installs the proxy where the hub test can run (root, npm present);
+# elsewhere that test is skipped with the reason (and fails under CI=true).
+TEST_DEPS := $(STAMP) $(if $(and $(filter 0,$(shell id -u)),$(shell command -v npm)),$(CHP_STAMP))
+
+.PHONY: help install lab test lint release solutions grade report bench site clean hub hub-install hub-grade
 
 help:
 	@echo "make lab        install (if needed) and serve JupyterLab on the course"
@@ -26,6 +35,8 @@ help:
 	@echo "make report A=ps1_perceptron  rebuild the class report from the gradebook"
 	@echo "make bench N=8  time plain nbgrader against make grade on N submissions"
 	@echo "make site       build the lecture website into _build/site (open _build/site/index.html)"
+	@echo "make hub        (root) JupyterHub on 127.0.0.1:$(HUB_PORT): an instructor and 3 students"
+	@echo "make hub-grade A=ps1_perceptron   (root) grade the hub instructor's collected submissions"
 
 install: $(STAMP)
 
@@ -42,11 +53,12 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 lab: $(STAMP)
+	@mkdir -p exchange && chmod 1777 exchange || { echo "make lab cannot create nbgrader's exchange folder exchange/ here; make the course folder writable."; exit 1; }
 	@echo "Serving JupyterLab on the course; open the URL printed below (Ctrl-C stops it)."
 	PYTHONPATH=$(CURDIR) $(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) \
 		--ServerApp.root_dir=$(CURDIR) $(LAB_EXTENSIONS) $(if $(filter 0,$(shell id -u)),--allow-root)
 
-test: $(STAMP)
+test: $(TEST_DEPS)
 	OMP_NUM_THREADS=1 $(BIN)/pytest -n $(JOBS) --dist loadscope -p no:cacheprovider \
 		--nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
 		notebooks solutions tests
@@ -72,6 +84,25 @@ bench: $(STAMP)
 
 site: $(STAMP)
 	$(BIN)/python website/build.py _build/site
+
+hub-install: $(CHP_STAMP)
+
+$(CHP_STAMP): | $(STAMP)
+	@command -v npm >/dev/null || { echo "make hub needs npm (Node.js) to install configurable-http-proxy; install it (apt-get install npm) and run make hub again."; exit 1; }
+	rm -rf $(VENV)/chp
+	npm install --no-audit --no-fund --loglevel=error --prefix $(VENV)/chp configurable-http-proxy@$(CHP_VERSION)
+	touch $(CHP_STAMP)
+
+hub: $(STAMP) $(CHP_STAMP)
+	@test "$$(id -u)" = 0 || { echo "make hub must run as root: it creates the Unix users and starts each user's server as that user (try: sudo make hub)."; exit 1; }
+	$(BIN)/python hub/setup.py --passwords
+	@echo "JupyterHub on http://127.0.0.1:$(HUB_PORT)/ : log in with a user and password above (Ctrl-C stops it)."
+	BP_HUB_PORT=$(HUB_PORT) $(BIN)/jupyterhub -f hub/jupyterhub_config.py
+
+hub-grade: $(STAMP)
+	@test "$$(id -u)" = 0 || { echo "make hub-grade must run as root (it grades in the root-only sandbox); try: sudo make hub-grade A=$(A)."; exit 1; }
+	BP_EXCHANGE=$${BP_EXCHANGE:-/srv/nbgrader/exchange} $(GRADER) grade $(A) --jobs $(JOBS) --course $(HUB_COURSE); status=$$?; \
+		chown -R bp-instructor $(HUB_COURSE); exit $$status
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache _build test-artifacts

@@ -1,4 +1,6 @@
 """nbgrader configuration of the course "Backprop by hand" (nbgrader 0.9.6)."""
+import os
+
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.plugins import FileNameCollectorPlugin
 from nbgrader.preprocessors import (
@@ -14,8 +16,22 @@ from nbgrader.preprocessors import (
 
 c = get_config()  # noqa: F821 (nbgrader provides get_config)
 
+# The course folder: the folder of this file (traitlets sets __file__ while loading it),
+# as an absolute path (a relative root makes nbgrader warn on every request).
+COURSE = os.path.dirname(os.path.abspath(globals().get("__file__") or "nbgrader_config.py"))
+
 c.CourseDirectory.course_id = "backprop-by-hand"
-c.CourseDirectory.root = "."
+c.CourseDirectory.root = COURSE
+
+# nbgrader's exchange (release -> fetch -> submit -> collect -> feedback) lives in the
+# git-ignored folder exchange/ of the course (`make lab` creates it, mode 1777 as nbgrader
+# expects), so `make lab` works on one machine without root. nbgrader's default,
+# /usr/local/share/nbgrader/exchange, usually does not exist.
+# On JupyterHub (hub/), $BP_EXCHANGE names the hub's shared exchange instead.
+c.Exchange.root = os.environ.get("BP_EXCHANGE") or os.path.join(COURSE, "exchange")
+# Fetched assignments go to <server root>/backprop-by-hand/<assignment>/ (git-ignored),
+# as in a student's home on JupyterHub.
+c.Exchange.path_includes_course = True
 # nbgrader's default is "solution" (singular); this course publishes solutions/.
 c.CourseDirectory.solution_directory = "solutions"
 # the helper module is shipped with every assignment; never ship caches.
