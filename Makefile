@@ -59,7 +59,7 @@ lab: $(STAMP)
 		--ServerApp.root_dir=$(CURDIR) $(LAB_EXTENSIONS) $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(TEST_DEPS)
-	OMP_NUM_THREADS=1 $(BIN)/pytest -n $(JOBS) --dist loadscope -p no:cacheprovider \
+	OMP_NUM_THREADS=1 $(BIN)/pytest -n $(JOBS) --dist loadscope -p no:cacheprovider --durations=12 \
 		--nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
 		notebooks solutions tests
 

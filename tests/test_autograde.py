@@ -1,10 +1,18 @@
 """The real nbgrader pipeline: the instructor's version scores full marks, the
-untouched student version scores zero, on every grade cell."""
+untouched student version scores zero, on every grade cell (assignments with a zoo are
+held to the same by the zoo's `correct` and `untouched` kinds, graded once there)."""
 import pytest
+import zoo
 from conftest import ASSIGNMENTS, classgrade, notebook, submit
 
 
-@pytest.mark.parametrize("a", ASSIGNMENTS)
+def test_every_zoo_has_a_correct_and_an_untouched_kind():
+    for a, kinds in zoo.ZOOS.items():
+        assert any(k.base == "source" and not k.steps and not k.lose for k in kinds), a
+        assert any(k.base == "release" and not k.steps and k.lose == zoo.ALL for k in kinds), a
+
+
+@pytest.mark.parametrize("a", [a for a in ASSIGNMENTS if a not in zoo.ZOOS])
 def test_source_scores_full_marks_and_release_scores_zero(a, course_factory):
     course = course_factory(a)
     submit(course, a, "instructor", notebook("source", a))

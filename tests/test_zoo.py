@@ -157,17 +157,16 @@ def test_class_report_counts_the_named_mistakes(graded, a):
     run = graded(a)
     folder = run["course"] / "report" / a
     assert (folder / "scores.png").stat().st_size > 1000
-    counted = {}
-    with (folder / "mistakes.csv").open() as f:
-        for row in csv.DictReader(f):
-            counted[row["mistake"]] = counted.get(row["mistake"], 0) + int(row["students"])
-    assert counted, "the report names no mistake"
-    for mistake, n in counted.items():
+    rows = list(csv.DictReader((folder / "mistakes.csv").open()))
+    assert rows, "the report names no mistake"
+    for mistake in {r["mistake"] for r in rows}:
+        counts = [int(r["students"]) for r in rows if r["mistake"] == mistake]
         claimed = {k.name for k in zoo.ZOOS[a] if any(mistake.startswith(p) for p in k.says)}
         named = {k.name for k in zoo.ZOOS[a]
                  if f"Most likely: {mistake}" in _feedback_text(run["course"], a, k.name)[1]}
         assert claimed <= named, f"{mistake!r}: the zoo's kinds {claimed - named} do not make it"
-        assert n == len(named), f"{mistake!r}: counted for {n} students, named for {len(named)}"
+        # one student counts once per function the mistake was diagnosed in
+        assert max(counts) <= len(named) <= sum(counts), (mistake, counts, named)
     rates = {r["grade_cell"]: float(r["pass_rate"])
              for r in csv.DictReader((folder / "cells.csv").open())}
     scores = {k.name: classgrade.scores(run["course"], a, k.name) for k in zoo.ZOOS[a]}

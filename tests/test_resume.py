@@ -1,0 +1,52 @@
+"""A killed grading run loses nothing already graded, and the next run grades the rest."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import zoo
+from conftest import classgrade, grading, notebook, submit
+
+
+def test_killed_run_resumes_without_regrading(tmp_path):
+    """After `make grade` is SIGKILLed mid-class, does a second run keep the grades given,
+    grade only the rest, and end with every student graded as a fair TA would?"""
+    a = zoo.PS1
+    course = grading.new_course(tmp_path / "course", [a])
+    grading.generate_release(course, a)
+    kinds = {k.name: k for k in zoo.ZOOS[a] if k.name in ("correct", "untouched", "sign-flipped")}
+    bases = {"source": zoo.read(notebook("source", a)),
+             "release": zoo.read(course / "release" / a / f"{a}.ipynb")}
+    for i in range(4):
+        kind = list(kinds.values())[i % 3]
+        submit(course, a, f"s{i}-{kind.name}", kind.build(bases[kind.base]))
+    state = classgrade.state_path(course, a)
+    run = subprocess.Popen([sys.executable, "-E", "-s", "-m", "grader", "grade", a, "--course",
+                            str(course), "--jobs", "1"], cwd=grading.ROOT,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
+    try:
+        for _ in range(600):
+            if state.exists() and json.loads(state.read_text()):
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the first run graded nobody in 120 s")
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+    first = json.loads(state.read_text())
+    assert 1 <= len(first) < 4, first
+    lines = []
+    assert classgrade.grade_class(course, a, jobs=2, log=lines.append) == {}
+    assert any(f"{len(first)} submission(s) unchanged" in ln for ln in lines), lines
+    assert f"{4 - len(first)} this run" in "\n".join(lines)
+    for i in range(4):
+        kind = list(kinds.values())[i % 3]
+        got = classgrade.scores(course, a, f"s{i}-{kind.name}")
+        expected = zoo.expected_scores(kind, {g: m for g, (_, m) in got.items()})
+        assert {g: s for g, (s, _) in got.items()} == expected, kind.name
+    rows = (course / "grades.csv").read_text().splitlines()
+    assert len(rows) == 1 + 4, rows
