@@ -94,18 +94,20 @@ def argv(command, channels, notebook=None, helpers=(), slot=0):
             args += ["--symlink", target, f"/{link}"]
         elif os.path.isdir(f"/{link}"):
             args += ["--ro-bind", f"/{link}", f"/{link}"]
-    done = {"/usr", "/etc", "/tmp", "/home", HOME}
+    # the private, size-limited /tmp and home first: a bind below may lie under /tmp (a
+    # course checked out there) and must not be hidden by the tmpfs
+    args += ["--proc", "/proc", "--dev", "/dev",
+             "--size", str(TMP_BYTES), "--perms", "1777", "--tmpfs", "/tmp",
+             "--perms", "0755", "--dir", "/home",
+             "--size", str(HOME_BYTES), "--perms", "0777", "--tmpfs", HOME,
+             "--perms", "0777", "--dir", WORK]
+    done = {"/usr", "/etc", "/tmp", "/home", HOME, WORK}
     pydirs = [d for d in _python_dirs()
               if not any(d != o and o in d.parents for o in _python_dirs())]
     pydirs = [d for d in pydirs if not str(d).startswith(("/usr/", "/etc/"))]
     args += _parents(pydirs, done)
     for d in pydirs:
         args += ["--ro-bind", str(d), str(d)]
-    args += ["--proc", "/proc", "--dev", "/dev",
-             "--size", str(TMP_BYTES), "--perms", "1777", "--tmpfs", "/tmp",
-             "--perms", "0755", "--dir", "/home",
-             "--size", str(HOME_BYTES), "--perms", "0777", "--tmpfs", HOME,
-             "--perms", "0777", "--dir", WORK]
     for name, path in dict(helpers).items():
         args += ["--ro-bind", str(path), f"{WORK}/{name}"]
     if notebook:

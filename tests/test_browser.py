@@ -42,7 +42,7 @@ def course(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def lab(course):
-    import grader.pipeline as grading
+    from grader import course as grading
 
     server = Lab(course[0], course[2] / "state", wait=False)
     try:

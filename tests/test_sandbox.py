@@ -53,3 +53,16 @@ def test_hidden_test_lines_are_scrubbed_from_any_output():
     assert lines == {"secret_check(x, 42)"}
     shown = feedback.scrub_text("In [3]: secret_check(x, 42)\nmy own output\n", lines)
     assert "secret_check" not in shown and "my own output" in shown
+
+
+def test_a_course_under_tmp_is_not_hidden_by_the_private_tmp(tmp_path, monkeypatch):
+    """With the course (and its .venv) checked out under /tmp, does the kernel still see
+    Python, i.e. is the private /tmp mounted before anything is bound below it?"""
+    venv = tmp_path / "venv"
+    venv.mkdir()
+    monkeypatch.setattr(sandbox, "_python_dirs", lambda: [venv])
+    args = sandbox.argv(["/bin/true"], tmp_path / "channels")
+    tmpfs = args.index("--tmpfs") + 1
+    assert args[tmpfs] == "/tmp"
+    binds = [i for i, arg in enumerate(args) if arg == str(venv)]
+    assert binds and all(i > tmpfs for i in binds), "the tmpfs on /tmp would hide the venv"
