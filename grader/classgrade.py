@@ -199,7 +199,10 @@ def grade_class(course, a, jobs=None, force=False, scheduler=None, timeout=None,
             folder = course / "submitted" / student / a
             nb_path = folder / f"{a}.ipynb"
             raw = nb_path.read_bytes() if nb_path.is_file() else b""
-            sha = _sha256(source_hash.encode(), raw)
+            # what nbgrader's collect writes next to the notebook; releasing feedback needs it
+            meta = {n: (folder / n).read_bytes() for n in submission.METADATA
+                    if (folder / n).is_file()}
+            sha = _sha256(source_hash.encode(), raw, *meta.values())
             if not force and state.get(student, {}).get("sha256") == sha \
                     and not state[student].get("reason"):
                 continue
@@ -219,6 +222,7 @@ def grade_class(course, a, jobs=None, force=False, scheduler=None, timeout=None,
                              "ignored (the course's own helpers were used): "
                              + ", ".join(ignored) + ".")
             tasks.append({"assignment": a, "student": student, "notebook": raw,
+                          "metadata": meta,
                           "source": source, "config": (course / "nbgrader_config.py")
                           .read_bytes(), "gradebook": gradebook, "release": release,
                           "timeout": timeout, "unsafe": unsafe, "notes": notes,

@@ -14,6 +14,7 @@ import nbformat
 
 MARKERS = re.compile(r"(BEGIN|END) (HIDDEN TESTS|SOLUTION|MARK SCHEME)")
 MAX_MEMBER_BYTES = 50 << 20
+METADATA = ("timestamp.txt", "submission_secret.txt")  # nbgrader's, kept with a submission
 
 
 def _id(cell):
@@ -137,6 +138,7 @@ def ignored_files(folder, notebook_name, shipped):
         return []
     return sorted(p.name for p in folder.iterdir()
                   if p.name != notebook_name and not p.name.startswith(".")
+                  and p.name not in METADATA
                   and (p.suffix in (".py", ".pth", ".so") or p.is_dir() or p.name in shipped))
 
 

@@ -244,6 +244,8 @@ def grade(task):
         dest = course / "submitted" / student / a
         dest.mkdir(parents=True)
         nbformat.write(nb, dest / f"{a}.ipynb")
+        for name, data in task.get("metadata", {}).items():
+            (dest / name).write_bytes(data)
         channels = work / "ch"
         channels.mkdir()
         helpers = {n: course / "source" / a / n for n in task["source"] if n != f"{a}.ipynb"}
