@@ -141,7 +141,7 @@ def _deduplicate_class():
     return Deduplicate
 
 
-def _overrides(task, spec, hidden):
+def _overrides(task, spec, hidden, course):
     from nbconvert.preprocessors import (
         ClearMetadataPreprocessor,
         CSSHTMLHeaderPreprocessor,
@@ -161,7 +161,12 @@ def _overrides(task, spec, hidden):
 
     from grader.feedback import ScrubHiddenLines
 
-    hide = _hide_hidden_tracebacks()
+    # the course's feedback steps (nbgrader_config.py), with every hidden-test line scrubbed
+    # from every output before the hidden tests themselves are cleared
+    steps = list(coursedir.config(course).GenerateFeedback.get(
+        "preprocessors", [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]))
+    steps.insert(steps.index(ClearHiddenTests) if ClearHiddenTests in steps else 1,
+                 ScrubHiddenLines)
     out = {
         "Execute.kernel_name": "python3",
         "Autograde.sanitize_preprocessors": [
@@ -170,29 +175,12 @@ def _overrides(task, spec, hidden):
         "Autograde.autograde_preprocessors": [
             _execute_class(spec, task.get("unsafe")), IgnorePattern, ClearMetadataPreprocessor,
             LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata],
-        "GenerateFeedback.preprocessors": [
-            GetGrades, hide, ScrubHiddenLines, ClearHiddenTests, CSSHTMLHeaderPreprocessor],
+        "GenerateFeedback.preprocessors": steps,
         "ScrubHiddenLines.lines": sorted(hidden),
     }
     if task.get("timeout"):
         out["Execute.timeout"] = task["timeout"]
     return out
-
-
-def _hide_hidden_tracebacks():
-    from nbgrader.preprocessors import NbGraderPreprocessor
-
-    class HideHiddenTestCode(NbGraderPreprocessor):
-        """A hidden test shows its result and message, never its code (tracebacks quote it)."""
-
-        def preprocess_cell(self, cell, resources, index):
-            if "BEGIN HIDDEN TESTS" in cell.source:
-                for out in cell.get("outputs", []):
-                    if out.output_type == "error":
-                        out.traceback = [f"{out.ename}: {out.evalue}"]
-            return cell, resources
-
-    return HideHiddenTestCode
 
 
 def _read_grades(gradebook, a, student):
@@ -253,7 +241,7 @@ def grade(task):
         spec = {"channels": str(channels), "helpers": helpers, "slot": slot,
                 "notebook": str(dest / f"{a}.ipynb")}
         hidden = feedback.hidden_lines(c.source for c in source_nb.cells)
-        overrides = _overrides(task, spec, hidden)
+        overrides = _overrides(task, spec, hidden, course)
         result["phases"] = {"prepare": round(time.monotonic() - started, 2)}
         for attempt in (1, 2):  # a kernel that did not start under load is retried once
             run = coursedir.api(course, **overrides).autograde(a, student, force=True,
