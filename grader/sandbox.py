@@ -63,6 +63,8 @@ def _python_dirs():
     dirs = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent.parent}
     for key in ("stdlib", "platstdlib", "purelib", "platlib"):
         dirs.add(Path(sysconfig.get_path(key)))
+    # site folders added by a .pth file (a small venv that reads another venv's packages)
+    dirs |= {Path(p) for p in sys.path if p.endswith("site-packages") and os.path.isdir(p)}
     return sorted({d.resolve() for d in dirs if d.exists()})
 
 
