@@ -79,9 +79,3 @@ def publish(kind, assignments):
             shutil.copytree(built, ROOT / kind / a, ignore=IGNORED)
             print(f"{kind}/{a}: regenerated")
 
-
-def shipped_files(course, a):
-    """{name: path} of the helper files shipped with assignment `a` (all but the notebook)."""
-    folder = Path(course) / "source" / a
-    return {p.name: p.resolve() for p in sorted(folder.iterdir())
-            if p.is_file() and p.suffix != ".ipynb" and p.name not in {".DS_Store"}}
