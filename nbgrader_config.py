@@ -35,7 +35,9 @@ c.Exchange.path_includes_course = True
 # nbgrader's default is "solution" (singular); this course publishes solutions/.
 c.CourseDirectory.solution_directory = "solutions"
 # the helper module is shipped with every assignment; never ship caches.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
+# referee.py (the hidden cases and grader-only judges) stays with the instructor
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
+                            "referee.py"]
 
 # The assignments are ps1_perceptron, ps2_multi_output_perceptron, ps3_chain_rule,
 # ps4_mlp_backprop and ps5_himmelblau (one folder each in source/). nbgrader 0.9 has no `db_assignments`

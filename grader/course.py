@@ -9,6 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 ASSIGNMENTS = sorted(p.name for p in (ROOT / "source").iterdir() if p.is_dir())
 IGNORED = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints")
+GRADER_ONLY = ("referee.py",)  # in source/<assignment>/, never released nor mounted
 
 os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"  # nbgrader runs alembic
 

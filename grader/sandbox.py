@@ -79,8 +79,9 @@ def _parents(paths, done):
     return args
 
 
-def argv(command, channels, notebook=None, helpers=(), slot=0):
-    """The full command line that runs `command` (a kernel) in the sandbox."""
+def argv(command, channels, notebook=None, helpers=(), slot=0, env=None):
+    """The full command line that runs `command` (a kernel) in the sandbox, with `env`
+    added to its environment."""
     root = os.geteuid() == 0
     uid = BASE_UID + slot
     args = [bwrap(), "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net",
@@ -119,7 +120,8 @@ def argv(command, channels, notebook=None, helpers=(), slot=0):
            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "TMPDIR": "/tmp",
            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
            "MPLCONFIGDIR": f"{HOME}/.mpl", "IPYTHONDIR": f"{HOME}/.ipython",
-           "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+           "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
+           **(env or {})}
     for key, value in env.items():
         args += ["--setenv", key, value]
     args += ["--chdir", WORK]
@@ -172,7 +174,7 @@ class SandboxKernelManager(AsyncKernelManager):
         cmd = super().format_kernel_cmd(extra_arguments)
         spec = self.spec
         return argv(cmd, spec["channels"], spec.get("notebook"), spec.get("helpers", ()),
-                    spec.get("slot", 0))
+                    spec.get("slot", 0), spec.get("env"))
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         # no file descriptor of the grader reaches the kernel but its channels
@@ -194,6 +196,7 @@ class UnsafeKernelManager(AsyncKernelManager):
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         kw.update(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                   stderr=subprocess.DEVNULL, close_fds=True)
+        kw["env"] = {**kw.get("env", os.environ), **self.spec.get("env", {})}
         return await super()._async_launch_kernel(kernel_cmd, **kw)
 
     def format_kernel_cmd(self, extra_arguments=None):

@@ -16,7 +16,7 @@ import typing
 from pathlib import Path
 
 from grader import course as coursedir
-from grader import feedback, sandbox, submission
+from grader import feedback, sandbox, submission, verdict
 
 SLOT = {"n": None}  # this worker's slot (a distinct sandbox uid per concurrent worker)
 
@@ -173,7 +173,9 @@ def _overrides(task, spec, hidden, course):
             ClearOutput, _deduplicate_class(), OverwriteKernelspec, OverwriteCells,
             CheckCellMetadata],
         "Autograde.autograde_preprocessors": [
-            _execute_class(spec, task.get("unsafe")), IgnorePattern, ClearMetadataPreprocessor,
+            _execute_class(spec, task.get("unsafe")),
+            verdict.preprocessor(spec["folder"], verdict.helper_modules(spec["helpers"])),
+            IgnorePattern, ClearMetadataPreprocessor,
             LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata],
         "GenerateFeedback.preprocessors": steps,
         "ScrubHiddenLines.lines": sorted(hidden),
@@ -236,10 +238,13 @@ def grade(task):
             (dest / name).write_bytes(data)
         channels = work / "ch"
         channels.mkdir()
-        helpers = {n: course / "source" / a / n for n in task["source"] if n != f"{a}.ipynb"}
+        folder = course / "source" / a
+        helpers = {n: folder / n for n in task["source"]
+                   if n != f"{a}.ipynb" and n not in coursedir.GRADER_ONLY}
         slot = SLOT["n"] if SLOT["n"] is not None else 100 + os.getpid() % 800  # on Dask
         spec = {"channels": str(channels), "helpers": helpers, "slot": slot,
-                "notebook": str(dest / f"{a}.ipynb")}
+                "notebook": str(dest / f"{a}.ipynb"), "folder": folder,
+                "env": verdict.environment(folder)}
         hidden = feedback.hidden_lines(c.source for c in source_nb.cells)
         overrides = _overrides(task, spec, hidden, course)
         result["phases"] = {"prepare": round(time.monotonic() - started, 2)}

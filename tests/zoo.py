@@ -366,74 +366,26 @@ PS1_ZOO = [
          says=("defused",)),
 ]
 
-# --- ps4_mlp_backprop: the named mistakes of the deltas and gradients ---------
+PS4, PS5 = "ps4_mlp_backprop", "ps5_himmelblau"
+ZOO_MODULES = ("zoo_ps2", "zoo_ps3", "zoo_ps4", "zoo_ps5")  # each: A, KINDS
 
-PS4 = "ps4_mlp_backprop"
-K4, J4, L4 = ("test_delta_k", "test_delta_k_hidden"), ("test_delta_j", "test_delta_j_hidden"), \
-    ("test_layer_grads", "test_layer_grads_hidden")
-B4, T4 = ("test_backward", "test_backward_hidden"), ("test_train", "test_train_hidden")
-DK = "    return O_k * (1 - O_k) * (O_k - t)"
 
-PS4_ZOO = [
-    Kind("ps4-correct", "source"),
-    Kind("ps4-untouched", "release", lose=ALL),
-    Kind("ps4-sigma-prime-missing", "source", [edit("delta_k", DK, "    return O_k - t")],
-         lose={*K4, *B4, *T4}, says=("the sigmoid derivative O*(1-O) is missing",)),
-    Kind("ps4-sign-flipped", "source",
-         [edit("delta_k", DK, "    return O_k * (1 - O_k) * (t - O_k)")],
-         lose={*K4, *B4, *T4}, says=("the sign is flipped",)),
-    Kind("ps4-mean-not-sum", "source", [edit("delta_k", DK, DK + " / O_k.shape[0]")],
-         lose={*K4, *B4, *T4}, says=("the loss was averaged",)),
-    Kind("ps4-batch-summed-away", "source", [edit("delta_k", DK, "    return (O_k * (1 - O_k) * (O_k - t)).sum(0, keepdim=True)")],
-         lose={*K4, *B4, *T4}, says=("the batch dimension was summed away",)),
-    Kind("ps4-W-not-transposed", "source",
-         [edit("delta_j", "(delta_k @ W.T)", "(delta_k @ W)")],
-         lose={*J4, *B4, *T4}, says=("W was used where W.T is needed",)),
-    Kind("ps4-grad-W-transposed", "source",
-         [edit("layer_grads", "return O_prev.T @ delta,", "return delta.T @ O_prev,")],
-         lose={*L4, *B4, *T4}, says=("the result is transposed",)),
-    Kind("ps4-bias-not-summed", "source", [edit("layer_grads", "delta.sum(0)", "delta")],
-         lose={*L4, *B4, *T4}, says=("the batch dimension was kept",)),
-    Kind("ps4-output-activations-in-delta-j", "source",
-         [edit("backward", "delta_j(Os[l], delta, Ws[l])", "delta_j(Os[l + 1], delta, Ws[l])")],
-         lose={*B4, *T4}, says=("activations were used in delta_j",)),
-    Kind("ps4-delta-j-uses-autograd", "source",
-         [edit("delta_j", "    return (delta_k @ W.T) * O_j * (1 - O_j)",
-               "    z = torch.logit(O_j).requires_grad_()\n"
-               "    torch.sigmoid(z).backward(delta_k @ W.T)\n    return z.grad")],
-         lose={*J4, *B4, *T4}, says=("uses autograd",)),
-]
+def __getattr__(name):
+    """ZOOS ({assignment: kinds}) and KINDS ([(assignment, kind)]), gathered from this module
+    (ps1) and the zoo_<assignment> modules when first asked for."""
+    import importlib
 
-# --- ps5_himmelblau: the gradient by hand, and gradient descent ----------------
-
-PS5 = "ps5_himmelblau"
-G5 = ("test_himmelblau_grad", "test_himmelblau_grad_hidden")
-D5 = ("test_descend", "test_descend_hidden")
-O5 = ("test_descend_optim", "test_descend_optim_hidden")
-GRAD5 = "    return 4 * x * a + 2 * c, 2 * a + 4 * y * c"
-
-PS5_ZOO = [
-    Kind("ps5-correct", "source"),
-    Kind("ps5-untouched", "release", lose=ALL),
-    Kind("ps5-factor-2-missing", "source",
-         [edit("himmelblau_grad", GRAD5, "    return 2 * x * a + c, a + 2 * y * c")],
-         lose={*G5, *D5}, says=("the factor 2 of the square is missing",)),
-    Kind("ps5-sign-flipped", "source",
-         [edit("himmelblau_grad", GRAD5, "    return -(4 * x * a + 2 * c), -(2 * a + 4 * y * c)")],
-         lose={*G5, *D5}, says=("the sign is flipped",)),
-    Kind("ps5-swapped-partials", "source",
-         [edit("himmelblau_grad", GRAD5, "    return 2 * a + 4 * y * c, 4 * x * a + 2 * c")],
-         lose={*G5, *D5}, says=("the partials are swapped",)),
-    Kind("ps5-gradient-ascent", "source",
-         [edit("descend", "p = p - lr * torch.stack", "p = p + lr * torch.stack")],
-         lose=set(D5), says=("that is gradient ascent",)),
-    Kind("ps5-no-zero-grad", "source",
-         [edit("descend_optim", "        optimizer.zero_grad()\n", "")],
-         lose=set(O5), says=("the gradients accumulate from step to step",)),
-]
-
-ZOOS = {PS1: PS1_ZOO, PS4: PS4_ZOO, PS5: PS5_ZOO}
-KINDS = [(a, kind) for a, kinds in ZOOS.items() for kind in kinds]
+    if name not in ("ZOOS", "KINDS"):
+        raise AttributeError(name)
+    zoos = {PS1: PS1_ZOO}
+    for module in ZOO_MODULES:
+        try:
+            m = importlib.import_module(module)
+        except ModuleNotFoundError:
+            continue
+        zoos[m.A] = m.KINDS
+    globals().update(ZOOS=zoos, KINDS=[(a, k) for a, kinds in zoos.items() for k in kinds])
+    return globals()[name]
 
 
 def expected_scores(kind, max_scores):

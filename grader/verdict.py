@@ -1,0 +1,226 @@
+"""The judge: verdicts on the answers a notebook recorded, made outside the student's process.
+
+While grading, a test cell such as ``check.delta_k(delta_k)`` only records the student's
+answers (``judge.RECORD`` display outputs: plain data). After the notebook has run, the
+grader replaces those records with a verdict, computed here with the assignment's own
+``check.py`` (autograd's answers, the catalogue of mistakes) and its grader-only
+``referee.py`` (the hidden cases, and judges that would give an answer away if shipped).
+A wrong part gets an error output, so nbgrader scores the cell 0.
+
+Whether a part that must be done by hand used autograd, or delegated to the course's
+helper modules, is read from the notebook's source here too (``forbidden``), so nothing the
+student's code patches can change a verdict.
+"""
+import ast
+import hashlib
+import importlib
+import json
+import sys
+from pathlib import Path
+
+from nbconvert.preprocessors import Preprocessor
+from nbformat.v4 import new_output
+from traitlets import Bool
+
+RUNTIME = {"exec", "eval", "compile", "__import__", "importlib", "globals", "vars"}
+_LOADED = {}
+
+
+def load(folder):
+    """The assignment's (check, referee, judge) modules, imported from the course's own
+    copy in `folder` (referee is None where the assignment has none); cached by content."""
+    folder = Path(folder)
+    files = sorted(folder.glob("*.py"))
+    key = hashlib.sha256(b"".join(p.name.encode() + p.read_bytes() for p in files)).hexdigest()
+    if key not in _LOADED:
+        names, saved = [p.stem for p in files], sys.path[:]
+        for n in names:
+            sys.modules.pop(n, None)
+        sys.path.insert(0, str(folder))
+        try:
+            check = importlib.import_module("check")
+            referee = importlib.import_module("referee") if (folder / "referee.py").is_file() \
+                else None
+            judge = sys.modules["judge"]
+        finally:
+            sys.path[:] = saved
+            for n in names:
+                sys.modules.pop(n, None)
+        _LOADED[key] = (check, referee, judge)
+    return _LOADED[key]
+
+
+def helper_modules(shipped):
+    """The module names a student's function must not call: the course's shipped helpers
+    (and the grader-only referee, and the helpers of earlier versions of the course)."""
+    return {Path(n).stem for n in shipped if str(n).endswith(".py")} | {
+        "referee", "gradecheck", "enginecheck"}
+
+
+def hidden_cases(folder):
+    """{part: [cases]} of the hidden tests (empty without a referee)."""
+    referee = load(folder)[1]
+    return getattr(referee, "HIDDEN", {})
+
+
+def test_calls(source):
+    """The checks a test cell runs: [(part, function name, hidden)] for each
+    `check.<part>(<function>[, hidden=True])` statement."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    calls = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == "check"
+                and node.args and isinstance(node.args[0], ast.Name)):
+            hidden = any(k.arg == "hidden" and isinstance(k.value, ast.Constant)
+                         and k.value.value is True for k in node.keywords)
+            calls.append((node.func.attr, node.args[0].id, hidden))
+    return calls
+
+
+def _student_code(nb):
+    """Top-level names bound by the student's cells: {name: [ast nodes]}."""
+    defs = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or meta.get("grade") or meta.get("locked"):
+            continue
+        lines = [ln for ln in cell.source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+        try:
+            tree = ast.parse("\n".join(lines))
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                defs.setdefault(node.name, []).append(node)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                for alias in node.names:
+                    name = (alias.asname or alias.name).split(".")[0]
+                    defs.setdefault(name, []).append(node)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    for name in ast.walk(target):
+                        if isinstance(name, ast.Name):
+                            defs.setdefault(name.id, []).append(node)
+    return defs
+
+
+def forbidden(nb, fn_name, helpers, words=frozenset()):
+    """What the function `fn_name`, and every function of the notebook it uses, must not
+    use: the autograd `words`, the course's helper modules `helpers`, code built at run
+    time. Returns a sorted list of the names found (empty: nothing forbidden)."""
+    defs, found, seen, todo = _student_code(nb), set(), set(), [fn_name]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for top in defs.get(name, []):
+            for node in ast.walk(top):
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                        [a.name for a in node.names]
+                    for m in modules:
+                        root = m.split(".")[0]
+                        if root in helpers or root == "importlib":
+                            found.add(f"import {m}")
+                        if any(p in words for p in m.split(".")):
+                            found.add(f"import {m}")
+                    if isinstance(node, ast.ImportFrom):
+                        found.update(a.name for a in node.names if a.name in words)
+                elif isinstance(node, ast.Attribute) and node.attr in words:
+                    found.add("." + node.attr)
+                elif isinstance(node, ast.Name):
+                    if node.id in words:
+                        found.add(node.id)
+                    elif node.id in helpers or node.id in RUNTIME:
+                        found.add(node.id)
+                    elif node.id in defs:
+                        todo.append(node.id)
+                elif isinstance(node, ast.Constant) and node.value in words:
+                    found.add(repr(node.value))
+    return sorted(found)
+
+
+def _records(cell, record_type):
+    keep, records = [], []
+    for out in cell.get("outputs", []):
+        data = out.get("data", {}) if out.get("output_type") == "display_data" else {}
+        if record_type in data:
+            records.append(data[record_type])
+        else:
+            keep.append(out)
+    return keep, records
+
+
+def judge_cell(cell, nb, modules, helpers, failed):
+    """Replace the records of one test cell by its verdicts; adds failed parts to `failed`."""
+    check, referee, judge = modules
+    keep, records = _records(cell, judge.RECORD)
+    messages, lines = [], []
+    for name, fn_name, hidden in test_calls(cell.source):
+        entry = getattr(check, name, None)
+        part = getattr(entry, "part", None)
+        if part is None:
+            messages.append(f"the test calls check.{name}, which the course does not have.")
+            continue
+        if referee is not None and name in getattr(referee, "JUDGES", {}):
+            part = judge.Part(**{**vars(part), "judge": referee.JUDGES[name]})
+        cases = getattr(referee, "HIDDEN", {}).get(name, []) if hidden else part.cases
+        used = forbidden(nb, fn_name, helpers, judge.AUTOGRAD_WORDS if part.by_hand else ())
+        answers, twice = {}, set()
+        for rec in records:
+            if isinstance(rec, dict) and rec.get("part") == name and \
+                    rec.get("hidden") == hidden and isinstance(rec.get("case"), int):
+                if rec["case"] in answers and answers[rec["case"]] != rec:
+                    twice.add(rec["case"])
+                answers[rec["case"]] = rec
+        if used:
+            what = ("autograd" if part.by_hand and set(used) & judge.AUTOGRAD_WORDS
+                    else "the course's checks or code built at run time")
+            message = (f"{fn_name} uses {what} ({', '.join(used)}): this part must be "
+                       "written by you, so it scores 0. Remove those calls.")
+        elif twice:
+            message = (f"{name}: the answers to the same case were recorded twice, "
+                       "differently; run the notebook as it was released.")
+        else:
+            message = judge.judge_answers(part, cases, answers, fn_name, failed)
+        if message:
+            failed.add(name)
+            messages.append(message)
+        else:
+            lines.append(judge.done_line(part, hidden))
+    if messages:
+        text = "\n".join(messages)
+        keep.append(new_output("error", ename="Failed", evalue=text,
+                               traceback=[f"Failed: {m}" for m in messages]))
+    elif lines:
+        keep.append(new_output("stream", name="stdout", text="\n".join(lines) + "\n"))
+    cell.outputs = keep
+
+
+def preprocessor(folder, helpers):
+    """An nbgrader/nbconvert preprocessor that judges every test cell of a notebook with
+    the assignment in `folder`; `helpers` are the names of the modules shipped with it."""
+    class Verdicts(Preprocessor):
+        enabled = Bool(True)
+
+        def preprocess(self, nb, resources):
+            modules, failed = load(folder), set()
+            for cell in nb.cells:
+                meta = cell.metadata.get("nbgrader", {})
+                if cell.cell_type == "code" and meta.get("grade") and test_calls(cell.source):
+                    judge_cell(cell, nb, modules, set(helpers), failed)
+            return nb, resources
+
+    return Verdicts
+
+
+def environment(folder):
+    """What the sandbox sets for the kernel: grading mode, and the hidden cases."""
+    return {"BACKPROP_GRADING": "1",
+            "BACKPROP_HIDDEN_CASES": json.dumps(hidden_cases(folder))}
