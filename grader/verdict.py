@@ -109,10 +109,11 @@ def _student_code(nb):
     return defs
 
 
-def forbidden(nb, fn_name, helpers, words=frozenset()):
+def forbidden(nb, fn_name, helpers, words=frozenset(), graded=frozenset()):
     """What the function `fn_name`, and every function of the notebook it uses, must not
     use: the autograd `words`, the course's helper modules `helpers`, code built at run
-    time. Returns a sorted list of the names found (empty: nothing forbidden)."""
+    time. Other `graded` functions it calls are judged on their own, so not followed.
+    Returns a sorted list of the names found (empty: nothing forbidden)."""
     defs, found, seen, todo = _student_code(nb), set(), set(), [fn_name]
     while todo:
         name = todo.pop()
@@ -132,14 +133,16 @@ def forbidden(nb, fn_name, helpers, words=frozenset()):
                             found.add(f"import {m}")
                     if isinstance(node, ast.ImportFrom):
                         found.update(a.name for a in node.names if a.name in words)
+                elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+                        node.func.id in ("getattr", "setattr") and len(node.args) > 1 and \
+                        not isinstance(node.args[1], ast.Constant):
+                    found.add(f"{node.func.id} with a computed name")
                 elif isinstance(node, ast.Attribute) and node.attr in words:
                     found.add("." + node.attr)
                 elif isinstance(node, ast.Name):
-                    if node.id in words:
+                    if node.id in words or node.id in helpers or node.id in RUNTIME:
                         found.add(node.id)
-                    elif node.id in helpers or node.id in RUNTIME:
-                        found.add(node.id)
-                    elif node.id in defs:
+                    elif node.id in defs and node.id not in graded:
                         todo.append(node.id)
                 elif isinstance(node, ast.Constant) and node.value in words:
                     found.add(repr(node.value))
@@ -157,7 +160,7 @@ def _records(cell, record_type):
     return keep, records
 
 
-def judge_cell(cell, nb, modules, helpers, failed):
+def judge_cell(cell, nb, modules, helpers, failed, graded=frozenset()):
     """Replace the records of one test cell by its verdicts; adds failed parts to `failed`."""
     check, referee, judge = modules
     keep, records = _records(cell, judge.RECORD)
@@ -171,7 +174,8 @@ def judge_cell(cell, nb, modules, helpers, failed):
         if referee is not None and name in getattr(referee, "JUDGES", {}):
             part = judge.Part(**{**vars(part), "judge": referee.JUDGES[name]})
         cases = getattr(referee, "HIDDEN", {}).get(name, []) if hidden else part.cases
-        used = forbidden(nb, fn_name, helpers, judge.AUTOGRAD_WORDS if part.by_hand else ())
+        used = forbidden(nb, fn_name, helpers, judge.AUTOGRAD_WORDS if part.by_hand else (),
+                         graded - {fn_name})
         answers, twice = {}, set()
         for rec in records:
             if isinstance(rec, dict) and rec.get("part") == name and \
@@ -180,10 +184,15 @@ def judge_cell(cell, nb, modules, helpers, failed):
                     twice.add(rec["case"])
                 answers[rec["case"]] = rec
         if used:
-            what = ("autograd" if part.by_hand and set(used) & judge.AUTOGRAD_WORDS
-                    else "the course's checks or code built at run time")
-            message = (f"{fn_name} uses {what} ({', '.join(used)}): this part must be "
-                       "written by you, so it scores 0. Remove those calls.")
+            bare = {u.strip(".'\"").removeprefix("import ") for u in used}
+            if part.by_hand and bare & judge.AUTOGRAD_WORDS:
+                message = (f"{fn_name} uses autograd ({', '.join(used)}): this part must "
+                           "compute the gradient by hand, so it scores 0. Remove the autograd "
+                           "calls.")
+            else:
+                message = (f"{fn_name} uses the course's checks or code built at run time "
+                           f"({', '.join(used)}): this part must be your own code, so it "
+                           "scores 0. Remove those calls.")
         elif twice:
             message = (f"{name}: the answers to the same case were recorded twice, "
                        "differently; run the notebook as it was released.")
@@ -211,10 +220,11 @@ def preprocessor(folder, helpers):
 
         def preprocess(self, nb, resources):
             modules, failed = load(folder), set()
-            for cell in nb.cells:
-                meta = cell.metadata.get("nbgrader", {})
-                if cell.cell_type == "code" and meta.get("grade") and test_calls(cell.source):
-                    judge_cell(cell, nb, modules, set(helpers), failed)
+            tests = [c for c in nb.cells if c.cell_type == "code"
+                     and c.metadata.get("nbgrader", {}).get("grade") and test_calls(c.source)]
+            graded = {fn for c in tests for _, fn, _ in test_calls(c.source)}
+            for cell in tests:
+                judge_cell(cell, nb, modules, set(helpers), failed, graded)
             return nb, resources
 
     return Verdicts

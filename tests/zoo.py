@@ -246,7 +246,8 @@ XSS_MARKDOWN = ("<svg onload=\"document.body.setAttribute('data-pwned', 'svg')\"
 SHADOWS = {
     "torch.py": "raise ImportError('SHADOW torch imported')\n",
     "numpy.py": "raise ImportError('SHADOW numpy imported')\n",
-    "gradecheck.py": "def check(*args, **kwargs):\n    pass\n",
+    "check.py": "def __getattr__(name):\n    return lambda *args, **kwargs: None\n",
+    "judge.py": "GRADING = False\n",
 }
 
 TAMPER = '''
@@ -254,16 +255,50 @@ import numpy as np
 import numpy.testing
 import torch
 
-import gradecheck
+import check
+import compare
+import judge
 
 torch.allclose = lambda *args, **kwargs: True
 torch.testing.assert_close = lambda *args, **kwargs: None
 numpy.testing.assert_allclose = lambda *args, **kwargs: None
 np.allclose = lambda *args, **kwargs: True
-gradecheck.check = lambda *args, **kwargs: None
-gradecheck.close = lambda *args, **kwargs: True
-check = gradecheck.check
+compare.verdict = lambda *args, **kwargs: None
+compare.close = lambda *args, **kwargs: True
+judge.judge_answers = lambda *args, **kwargs: None
+judge.GRADING = False
 '''
+
+# Frame peeking: an answer that implements nothing and looks for the right one in the
+# frames of its callers (the old checks computed it there, before calling the student).
+PEEK = '''
+    import inspect
+    for frame in inspect.stack():
+        for value in frame.frame.f_locals.values():
+            if isinstance(value, dict) and "grad_W" in value:
+                return value["grad_W"][0], value["grad_b"][0]
+    return torch.zeros_like(W), torch.zeros_like(b)
+'''
+
+# Patching what a check might read: comparisons, conversions to Python numbers.
+PATCH_TORCH = '''
+import numpy as np
+import torch
+
+torch.Tensor.tolist = lambda self: [0.0] * self.numel()
+torch.Tensor.abs = lambda self: torch.zeros_like(self)
+torch.Tensor.max = lambda self, *args, **kwargs: torch.zeros(())
+torch.allclose = lambda *args, **kwargs: True
+torch.equal = lambda *args, **kwargs: True
+torch.isclose = lambda a, b, *args, **kwargs: torch.ones_like(a, dtype=torch.bool)
+np.allclose = lambda *args, **kwargs: True
+'''
+
+# Printing the kernel's input history (every cell run so far, hidden tests included).
+PRINT_HISTORY = 'print("\\n".join(In))'
+# ... and the source lines of whoever calls the student's function (its first 20 calls).
+PRINT_CALLERS = ("    import inspect\n    if len(_calls) < 20:\n        _calls.append(1)\n"
+                 "        print([f.code_context for f in inspect.stack()])\n")
 
 
 # --- ps1_perceptron ----------------------------------------------------------
@@ -278,12 +313,12 @@ PS1_ZOO = [
     Kind("untouched", "release", lose=ALL),
     Kind("sigma-prime-missing", "source",
          [edit("gradients", "delta = O * (1 - O) * (O - t)", "delta = O - t")],
-         lose={*G, "test_train_hidden"}, says=("the sigmoid derivative O*(1-O) is missing",)),
+         lose={*G, *T}, says=("the sigmoid derivative O*(1-O) is missing",)),
     Kind("sign-flipped", "source", [SIGN], lose={*G, *T}, says=("the sign is flipped",)),
     Kind("mean-not-sum", "source",
          [edit("gradients", "return x.T @ delta, delta.sum(0)",
                "return x.T @ delta / len(x), delta.mean(0)")],
-         lose={*G, "test_train_hidden"}, says=("the mean over the batch was taken",)),
+         lose={*G, *T}, says=("the mean over the batch was taken",)),
     Kind("bias-not-summed", "source",
          [edit("gradients", "delta.sum(0)", "delta")],
          lose={*G, *T}, says=("the batch dimension was kept",)),
@@ -320,6 +355,29 @@ PS1_ZOO = [
                "    E = 0.5 * ((forward(x, W, b) - t) ** 2).sum()\n"
                "    return torch.autograd.grad(E, (W, b))")],
          lose=set(G), says=("uses autograd",)),
+    # --- verdicts out of reach (issue: verdicts a student can neither forge nor read)
+    Kind("frame-peeking", "source",
+         [replace_source("gradients", "def gradients(x, t, W, b):" + PEEK)],
+         lose={*G, *T}, says=("grad_W (B=1, n=3, seed 0): wrong values",)),
+    Kind("patches-torch", "source", [SIGN, insert("gradients", PATCH_TORCH)], lose={*G, *T},
+         says=("the sign is flipped",)),
+    Kind("delegates-to-helpers", "source",
+         [edit("gradients", "    O = forward(x, W, b)\n    delta = O * (1 - O) * (O - t)\n"
+               "    return x.T @ delta, delta.sum(0)",
+               "    ref = references.autograd_mlp(x, t, [W], [b])\n"
+               "    return ref['grad_W'][0], ref['grad_b'][0]"),
+          insert("gradients", "import references")],
+         lose=set(G), says=("the course's checks",)),
+    Kind("prints-history", "source",
+         [edit("gradients", "    O = forward(x, W, b)\n", PRINT_CALLERS + "    O = forward(x, W, b)\n"),
+          insert("gradients", "_calls = []"), append(PRINT_HISTORY)],
+         never=("hidden=True",)),
+    Kind("loss-after-update", "source",
+         [edit("train", "        losses.append(0.5 * ((O - t) ** 2).sum().item())\n", ""),
+          edit("train", "        b = b - lr * grad_b\n",
+               "        b = b - lr * grad_b\n"
+               "        losses.append(0.5 * ((forward(x, W, b) - t) ** 2).sum().item())\n")],
+         lose=set(T), says=("record the loss before updating",)),
     Kind("prints-10MB", "source", [insert("sigmoid", "print('x' * 10_000_000)")]),
     Kind("stderr-warnings", "source",
          [edit("forward", "    return sigmoid(x @ W + b)",
@@ -345,7 +403,7 @@ PS1_ZOO = [
          never=("without any error",)),
     Kind("persistence", "source", [append(PERSIST)], says=("all inside this sandbox",)),
     Kind("shadow-modules", "source", [SIGN], lose={*G, *T}, files=SHADOWS,
-         says=("the sign is flipped", "ignored", "gradecheck.py, numpy.py, torch.py"),
+         says=("the sign is flipped", "ignored", "check.py, judge.py, numpy.py, torch.py"),
          never=("SHADOW",)),
     Kind("xss", "source", [insert("sigmoid", XSS), insert("intro", XSS_MARKDOWN, markdown=True)]),
     # --- malformed submissions: graded with the course's test cells, or a plain reason
