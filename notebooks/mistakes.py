@@ -6,7 +6,6 @@ Each ``mistakes_*`` function returns (description, wrong answer) pairs.
 import math
 
 import torch
-
 from compare import close
 
 

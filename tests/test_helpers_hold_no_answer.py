@@ -8,7 +8,6 @@ that rule, no helper would score.
 """
 import inspect
 import sys
-from pathlib import Path
 
 import pytest
 from conftest import ASSIGNMENTS, grading

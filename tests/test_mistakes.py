@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "notebooks"))
-import mistakes  # noqa: E402
-import torch  # noqa: E402
-from compare import close, verdict  # noqa: E402
-from references import autograd_mlp, autograd_mse, random_mlp  # noqa: E402
+import mistakes
+import torch
+from compare import close, verdict
+from references import autograd_mlp, autograd_mse, random_mlp
 
 f64 = torch.float64
 

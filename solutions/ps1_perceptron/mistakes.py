@@ -6,6 +6,16 @@ Each ``mistakes_*`` function returns (description, wrong answer) pairs.
 import math
 
 import torch
+from compare import close
+
+
+def _unique(entries):
+    """The entries without those equal to an earlier one (the first description wins)."""
+    kept = []
+    for why, wrong in entries:
+        if not any(close(wrong, other) for _, other in kept):
+            kept.append((why, wrong))
+    return kept
 
 SIGN = "the sign is flipped: use (O - t), not (t - O)"
 NO_SIGMA_PRIME = ("the sigmoid derivative O*(1-O) is missing (O - t is dE/dO; "
@@ -90,7 +100,7 @@ def mistakes_output_layer(O_prev, O, t):
         if d.shape == delta.shape:
             wrong_W.append((why, O_prev.T @ d))
             wrong_b.append((why, d.sum(0)))
-    return wrong_W, wrong_b
+    return _unique(wrong_W), _unique(wrong_b)
 
 
 def mistakes_grad_W_mean(x, O, t):
@@ -117,8 +127,9 @@ def mistakes_grad_W_mean(x, O, t):
     wrong += [(SIGN, -right),
               ("the result is transposed: W has shape (n, K), so the gradient is (n, K) too",
                right.T)]
-    return wrong + [(f"delta is wrong ({why}); fix delta_k in part 1 first", (2 / N) * (x.T @ d))
-                    for why, d in mistakes_delta_k(O, t) if d.shape == O.shape]
+    return _unique(wrong + [(f"delta is wrong ({why}); fix delta_k in part 1 first",
+                             (2 / N) * (x.T @ d))
+                            for why, d in mistakes_delta_k(O, t) if d.shape == O.shape])
 
 
 def mistakes_grad_w_jk(x, O, t, j, k):

@@ -5,9 +5,8 @@ answers with autograd's (``references.py``), naming the typical mistake it match
 (``mistakes.py``). When your work is graded, the same cases and more run, and the grader
 judges your answers outside your notebook (see ``judge.py``).
 """
-import torch
-
 import judge
+import torch
 from compare import verdict
 from mistakes import mistakes_output_layer
 from references import autograd_mlp, random_mlp
@@ -133,8 +132,8 @@ def _judge_train(case, args, out):
             message = verdict(f"{name} after one step", p, -lr * g, [
                 ("the update has the wrong sign: subtract lr * gradient", lr * g),
                 ("the learning rate is missing: subtract lr * gradient", -g),
-                ("the gradient was divided by the batch size (a mean): E sums over the "
-                 "samples", -lr * g / B),
+                ("the gradient was divided by the batch size (a mean): E sums over the samples",
+                 -lr * g / B),
                 ("the weights were not updated", 0 * g)], where)
             if message:
                 return message

@@ -1,8 +1,7 @@
 """Grader-only data of problem set 1 (never shipped to students): the hidden cases, and
 judges that add a second, independent oracle (central differences) to the checks."""
-import torch
-
 import check  # the course's copy: the grader imports this module after it
+import torch
 
 HIDDEN = {
     "sigmoid": [{"seed": s, "shape": shape}
