@@ -89,7 +89,7 @@ def test_exchange_release_fetch_validate_submit_collect(lab):
 
     http.nbgrader("/assignments/fetch", {"course_id": COURSE_ID, "assignment_id": A})
     fetched = f"{COURSE_ID}/{A}/{A}.ipynb"
-    assert (course / fetched).is_file() and (course / COURSE_ID / A / "gradecheck.py").is_file()
+    assert (course / fetched).is_file() and (course / COURSE_ID / A / "check.py").is_file()
     http.put_notebook(fetched, student_work(A))
 
     verdict = http.nbgrader("/assignments/validate", {"path": fetched})

@@ -13,7 +13,7 @@ class _Validator:
 def _notebook():
     grade = {"grade": True, "grade_id": "test_forward", "points": 1, "solution": False,
              "locked": True, "schema_version": 3}
-    test = new_code_cell("import gradecheck\nsecret_reference = 42\nassert False",
+    test = new_code_cell("import check\nsecret_reference = 42\nassert False",
                          metadata={"nbgrader": grade})
     test.outputs = [new_output("error", ename="AssertionError",
                                evalue="forward(x): \x1b[31mthe bias b is missing\x1b[0m",
