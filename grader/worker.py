@@ -8,6 +8,7 @@ generates and sanitizes the feedback, and returns the grades, the autograded not
 the feedback as plain data; the instructor's process merges them into the one gradebook.
 """
 import copy
+import json
 import os
 import shutil
 import tempfile
@@ -83,6 +84,7 @@ def _execute_class(spec, unsafe):
     class SandboxExecute(Execute):
         max_output_chars = Integer(20_000).tag(config=True)
         max_restarts = Integer(3).tag(config=True)
+        max_data_bytes = Integer(8_000_000).tag(config=True)
 
         def __init__(self, *args, **kwargs):
             kwargs["kernel_manager_class"] = manager
@@ -116,10 +118,14 @@ def _execute_class(spec, unsafe):
                                            traceback=[why])]
                 return cell, self.resources
             cell, resources = super().preprocess_cell(cell, resources, index)
-            for out in cell.get("outputs", []):
+            for i, out in enumerate(cell.get("outputs", [])):
                 if out.output_type == "stream" and len(out.text) > self.max_output_chars:
                     out.text = (out.text[: self.max_output_chars]
                                 + f"\n... output cut at {self.max_output_chars} characters ...\n")
+                elif "data" in out and len(json.dumps(out.data)) > self.max_data_bytes:
+                    cell.outputs[i] = new_output(
+                        "stream", name="stdout",
+                        text=f"... an output over {self.max_data_bytes} bytes was dropped ...\n")
             return cell, resources
 
     return SandboxExecute

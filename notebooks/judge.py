@@ -74,6 +74,8 @@ def to_data(x, depth=0):
     if depth > 6:
         return {"object": "nesting too deep"}
     if isinstance(x, _TENSOR):
+        if x.numel() > 1_000_000:
+            return {"object": f"tensor of shape {tuple(x.shape)} (too large to record)"}
         values = _flat(_TOLIST(_DETACH(x)))
         if x.dtype.is_floating_point:
             values = [_FLOAT_HEX(float(v)) for v in values]
