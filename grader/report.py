@@ -14,7 +14,9 @@ from pathlib import Path
 import nbformat
 
 WHAT = re.compile(r"[\w.\[\]']+")  # the checked name that starts a check's message
-MISTAKE = re.compile(r"Most likely: (.+?)\.?$", re.MULTILINE)
+# the mistake, without the "." that ends it (or the ".)" of a message in parentheses, as in
+# "descend calls himmelblau_grad, which fails its own test: fix that first. (...)")
+MISTAKE = re.compile(r"Most likely: (.+?)\.?\)?$", re.MULTILINE)
 
 
 def _gradebook(course):
