@@ -149,6 +149,24 @@ def forbidden(nb, fn_name, helpers, words=frozenset(), graded=frozenset()):
     return sorted(found)
 
 
+def attributes(nb, fn_name, graded=frozenset()):
+    """The attribute names the function `fn_name` (and the notebook's functions it calls,
+    graded ones aside) uses, read from the notebook's source."""
+    defs, seen, todo, found = _student_code(nb), set(), [fn_name], set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for top in defs.get(name, []):
+            for node in ast.walk(top):
+                if isinstance(node, ast.Attribute):
+                    found.add(node.attr)
+                elif isinstance(node, ast.Name) and node.id in defs and node.id not in graded:
+                    todo.append(node.id)
+    return found
+
+
 def _records(cell, record_type):
     keep, records = [], []
     for out in cell.get("outputs", []):
@@ -193,6 +211,9 @@ def judge_cell(cell, nb, modules, helpers, failed, graded=frozenset()):
                 message = (f"{fn_name} uses the course's checks or code built at run time "
                            f"({', '.join(used)}): this part must be your own code, so it "
                            "scores 0. Remove those calls.")
+        elif set(part.must_use) - attributes(nb, fn_name, graded - {fn_name}):
+            message = (f"{fn_name} must use {', '.join('.' + m + '()' for m in part.must_use)} "
+                       "itself (read from the notebook), so it scores 0.")
         elif twice:
             message = (f"{name}: the answers to the same case were recorded twice, "
                        "differently; run the notebook as it was released.")

@@ -52,11 +52,13 @@ class Part:
     """One graded function: `cases` (plain dicts), `inputs(case)` -> the arguments,
     `judge(case, args, answer)` -> None or a sentence, `call(fn, args)` -> the answer
     (default fn(*args)), `uses`: the parts whose functions this one calls, `by_hand`:
-    no autograd allowed, `done`: the line printed when every case is right."""
+    no autograd allowed, `must_use`: attributes its own code must use (say "step"),
+    `done`: the line printed when every case is right."""
 
     def __init__(self, name, cases, inputs, judge, call=None, uses=(), by_hand=True,
-                 done=None, where=None):
+                 done=None, where=None, must_use=()):
         self.name, self.cases, self.inputs, self.judge = name, cases, inputs, judge
+        self.must_use = tuple(must_use)
         self.call = call or (lambda fn, args: fn(*args))
         self.uses, self.by_hand = tuple(uses), by_hand
         self.done = done or f"{name} matches autograd."
