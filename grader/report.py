@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 
 WHAT = re.compile(r"[\w.\[\]']+")  # the checked name that starts a check's message
-MISTAKE = re.compile(r"Most likely: (.+?)\.?$", re.MULTILINE)
+MISTAKE = re.compile(r"Most likely: (.+?)(?:\.\))?\.?$", re.MULTILINE)  # ".)": a wrapped message
 
 
 def _gradebook(course):
