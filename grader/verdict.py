@@ -135,9 +135,7 @@ def forbidden(nb, fn_name, helpers, words=frozenset()):
                 elif isinstance(node, ast.Attribute) and node.attr in words:
                     found.add("." + node.attr)
                 elif isinstance(node, ast.Name):
-                    if node.id in words:
-                        found.add(node.id)
-                    elif node.id in helpers or node.id in RUNTIME:
+                    if node.id in words or node.id in helpers or node.id in RUNTIME:
                         found.add(node.id)
                     elif node.id in defs:
                         todo.append(node.id)
@@ -180,7 +178,9 @@ def judge_cell(cell, nb, modules, helpers, failed):
                     twice.add(rec["case"])
                 answers[rec["case"]] = rec
         if used:
-            what = ("autograd" if part.by_hand and set(used) & judge.AUTOGRAD_WORDS
+            named = {u.removeprefix("import ").strip(".'") for u in used}
+            what = ("autograd" if part.by_hand and {w for n in named for w in n.split(".")}
+                    & judge.AUTOGRAD_WORDS
                     else "the course's checks or code built at run time")
             message = (f"{fn_name} uses {what} ({', '.join(used)}): this part must be "
                        "written by you, so it scores 0. Remove those calls.")
