@@ -55,8 +55,9 @@ FRAME_PEEKING = '''    import inspect
             items = value
         elif depth < 3 and isinstance(value, dict):
             items = value.values()
-        elif depth < 3 and hasattr(value, "__dict__") and not inspect.ismodule(value):
-            items = vars(value).values()
+        elif depth < 3 and isinstance(getattr(value, "__dict__", None), dict) \
+                and not inspect.ismodule(value):
+            items = value.__dict__.values()
         else:
             return None
         for item in list(items):
@@ -238,7 +239,8 @@ KINDS = [
           grad_b("    return -dict(mistakes.mistakes_grad_b(delta))[mistakes.SIGN]")],
          lose=set(B2), says=("the course's checks",)),
     # --- hostile: nothing in the kernel decides a verdict, or reads the hidden tests back
-    Kind("ps2-frame-peeking", "source", [grad_W(FRAME_PEEKING)], lose=USES_GW),
+    Kind("ps2-frame-peeking", "source", [grad_W(FRAME_PEEKING)], lose=USES_GW,
+         says=("grad_W(x, delta) (B=6, n=3, K=3, seed 20): wrong values",)),
     Kind("ps2-patches-torch", "source",
          [insert("setup", PATCHES), grad_b("    return -delta.sum(0)")], lose=set(B2),
          says=("torch patched", SIGN)),
