@@ -202,8 +202,8 @@ def judge_cell(cell, nb, modules, helpers, failed, graded=frozenset()):
                     twice.add(rec["case"])
                 answers[rec["case"]] = rec
         if used:
-            bare = {u.strip(".'\"").removeprefix("import ") for u in used}
-            if part.by_hand and bare & judge.AUTOGRAD_WORDS:
+            named = {u.removeprefix("import ").strip(".'\"") for u in used}
+            if part.by_hand and {w for n in named for w in n.split(".")} & judge.AUTOGRAD_WORDS:
                 message = (f"{fn_name} uses autograd ({', '.join(used)}): this part must "
                            "compute the gradient by hand, so it scores 0. Remove the autograd "
                            "calls.")

@@ -26,6 +26,8 @@ from conftest import (
     submit,
 )
 
+from grader import report
+
 TIMEOUT = 20  # per cell; the infinite loop costs this per test cell that calls it
 PYTHON_DIRS = sorted({Path(sys.prefix), Path(sys.base_prefix)})
 
@@ -163,8 +165,9 @@ def test_class_report_counts_the_named_mistakes(graded, a):
     for mistake in {r["mistake"] for r in rows}:
         counts = [int(r["students"]) for r in rows if r["mistake"] == mistake]
         claimed = {k.name for k in zoo.ZOOS[a] if any(mistake.startswith(p) for p in k.says)}
-        named = {k.name for k in zoo.ZOOS[a]
-                 if f"Most likely: {mistake}" in _feedback_text(run["course"], a, k.name)[1]}
+        named = {k.name for k in zoo.ZOOS[a]  # exactly this one, not a longer one it begins
+                 if mistake in {m.strip() for m in report.MISTAKE.findall(
+                     _feedback_text(run["course"], a, k.name)[1])}}
         assert claimed <= named, f"{mistake!r}: the zoo's kinds {claimed - named} do not make it"
         # one student counts once per function the mistake was diagnosed in
         assert max(counts) <= len(named) <= sum(counts), (mistake, counts, named)
