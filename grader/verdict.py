@@ -22,7 +22,11 @@ from nbconvert.preprocessors import Preprocessor
 from nbformat.v4 import new_output
 from traitlets import Bool
 
-RUNTIME = {"exec", "eval", "compile", "__import__", "importlib", "globals", "vars"}
+# code built at run time, and introspection (reaching into the frames and functions of the
+# checks that call a graded function): names and attributes a graded function must not use
+RUNTIME = {"exec", "eval", "compile", "__import__", "importlib", "globals", "vars", "inspect",
+           "gc", "ctypes", "_getframe", "f_locals", "f_globals", "f_back", "f_code",
+           "__globals__", "__closure__", "__code__", "__dict__", "__builtins__", "currentframe"}
 _LOADED = {}
 
 
@@ -127,7 +131,7 @@ def forbidden(nb, fn_name, helpers, words=frozenset(), graded=frozenset()):
                         [a.name for a in node.names]
                     for m in modules:
                         root = m.split(".")[0]
-                        if root in helpers or root == "importlib":
+                        if root in helpers or root in RUNTIME:
                             found.add(f"import {m}")
                         if any(p in words for p in m.split(".")):
                             found.add(f"import {m}")
@@ -137,7 +141,8 @@ def forbidden(nb, fn_name, helpers, words=frozenset(), graded=frozenset()):
                         node.func.id in ("getattr", "setattr") and len(node.args) > 1 and \
                         not isinstance(node.args[1], ast.Constant):
                     found.add(f"{node.func.id} with a computed name")
-                elif isinstance(node, ast.Attribute) and node.attr in words:
+                elif isinstance(node, ast.Attribute) and (node.attr in words
+                                                          or node.attr in RUNTIME):
                     found.add("." + node.attr)
                 elif isinstance(node, ast.Name):
                     if node.id in words or node.id in helpers or node.id in RUNTIME:
@@ -208,9 +213,9 @@ def judge_cell(cell, nb, modules, helpers, failed, graded=frozenset()):
                            "compute the gradient by hand, so it scores 0. Remove the autograd "
                            "calls.")
             else:
-                message = (f"{fn_name} uses the course's checks or code built at run time "
-                           f"({', '.join(used)}): this part must be your own code, so it "
-                           "scores 0. Remove those calls.")
+                message = (f"{fn_name} uses the course's checks, introspection or code built "
+                           f"at run time ({', '.join(used)}): this part must be your own code, "
+                           "so it scores 0. Remove those calls.")
         elif set(part.must_use) - attributes(nb, fn_name, graded - {fn_name}):
             message = (f"{fn_name} must use {', '.join('.' + m + '()' for m in part.must_use)} "
                        "itself (read from the notebook), so it scores 0.")

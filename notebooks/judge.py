@@ -26,7 +26,8 @@ HIDDEN = json.loads(os.environ.get("BACKPROP_HIDDEN_CASES") or "{}")  # set when
 FAILED = set()  # parts whose check failed in this kernel ("fix that first")
 # what a part done by hand must not use (the grader reads the notebook for these too)
 AUTOGRAD_ATTRS = {"backward", "autograd", "retain_grad", "grad_fn", "grad", "func",
-                  "functorch", "requires_grad_", "requires_grad", "jacobian", "vjp"}
+                  "functorch", "requires_grad_", "requires_grad", "jacobian", "vjp",
+                  "enable_grad", "set_grad_enabled"}
 AUTOGRAD_NAMES = {"autograd", "functorch"}
 AUTOGRAD_WORDS = AUTOGRAD_ATTRS | AUTOGRAD_NAMES
 

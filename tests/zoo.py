@@ -358,7 +358,7 @@ PS1_ZOO = [
     # --- verdicts out of reach (issue: verdicts a student can neither forge nor read)
     Kind("frame-peeking", "source",
          [replace_source("gradients", "def gradients(x, t, W, b):" + PEEK)],
-         lose={*G, *T}, says=("grad_W (B=1, n=3, seed 0): wrong values",)),
+         lose={*G, *T}, says=("introspection",)),
     Kind("patches-torch", "source", [SIGN, insert("gradients", PATCH_TORCH)], lose={*G, *T},
          says=("the sign is flipped",)),
     Kind("delegates-to-helpers", "source",

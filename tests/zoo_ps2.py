@@ -240,7 +240,7 @@ KINDS = [
          lose=set(B2), says=("the course's checks",)),
     # --- hostile: nothing in the kernel decides a verdict, or reads the hidden tests back
     Kind("ps2-frame-peeking", "source", [grad_W(FRAME_PEEKING)], lose=USES_GW,
-         says=("grad_W(x, delta) (B=6, n=3, K=3, seed 20): wrong values",)),
+         says=("introspection",)),
     Kind("ps2-patches-torch", "source",
          [insert("setup", PATCHES), grad_b("    return -delta.sum(0)")], lose=set(B2),
          says=("torch patched", SIGN)),

@@ -145,7 +145,7 @@ KINDS = [
                "    return df[0], df[1]")],
          lose={*G5, *D5}, says=("the course's checks",)),
     Kind("ps5-frame-peeking", "source", [edit("himmelblau_grad", BODY5, PEEK5)],
-         lose={*G5, *D5}, says=("wrong values",)),
+         lose={*G5, *D5}, says=("introspection",)),
     Kind("ps5-patches-torch", "source", [SIGN5, insert("himmelblau_grad", PATCH5)],
          lose={*G5, *D5}, says=("the sign is flipped", "torch patched")),
     Kind("ps5-prints-history", "source", [append(HISTORY5)],
