@@ -150,9 +150,13 @@ B5_MISTAKES = [
     (value("                    build_topo(child)", "                    topo.append(child)"),
      "was never reached"),
     (value("reversed(topo)", "topo"), "the output's _backward() ran last"),
-    (value(VISIT, "            if v not in visited:\n                visited.add(v)\n"
-                  "                topo.append(v)\n                for child in v._prev:\n"
-                  "                    build_topo(child)"), "passed its gradient on before node"),
+    (value("        build_topo(self)\n        self.grad = 1.0  # dL/dL = 1\n" + LOOP,
+           "        self.grad = 1.0  # dL/dL = 1\n        queue, seen = [self], {self}\n"
+           "        while queue:  # breadth first: by distance from the output, not an order\n"
+           "            v = queue.pop(0)\n            v._backward()\n"
+           "            for child in v._prev:\n                if child not in seen:\n"
+           "                    seen.add(child)\n                    queue.append(child)"),
+     "passed its gradient on before node"),
 ]
 
 
