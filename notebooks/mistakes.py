@@ -275,15 +275,20 @@ def mistakes_op(name, idx, args, right, upstream, preset, label):
         return torch.tensor(out, dtype=torch.float64)
 
     found = [(why, grads(local)) for why, local in wrong_local(name, args, right)]
+    general = [(LOCAL_SIGN, grads([-d for d in right]))]
     if upstream != 1:
-        found.append((NOT_SCALED.format(upstream=upstream), grads(right, scale=1.0)))
-    found.append((LOCAL_SIGN, grads([-d for d in right])))
+        general.insert(0, (NOT_SCALED.format(upstream=upstream), grads(right, scale=1.0)))
     if len(set(idx)) < len(idx):
-        found += [(SAME_NODE.format(label=label), grads(right, overwrite=True, order=o))
-                  for o in ((0, 1), (1, 0))]
+        general += [(SAME_NODE.format(label=label), grads(right, overwrite=True, order=o))
+                    for o in ((0, 1), (1, 0))]
     elif any(preset):
-        found.append((OVERWRITE, grads(right, overwrite=True)))
-    return found
+        general.append((OVERWRITE, grads(right, overwrite=True)))
+    exact = grads(right)
+    for why, wrong in general:  # a general name only where no specific one says it already
+        if not any(torch.allclose(wrong, w, rtol=1e-12, atol=1e-12) for _, w in found):
+            found.append((why, wrong))
+    # in a - a, a / a and a * a some mistakes give the right total: they cannot be named
+    return [(why, w) for why, w in found if not torch.allclose(w, exact, rtol=1e-12, atol=1e-12)]
 
 
 def reversed_operation(label, instr):

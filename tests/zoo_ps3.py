@@ -6,7 +6,16 @@ problems of backward(), state kept between calls, ...) is made by some kind belo
 the zoo small, most kinds make one mistake in each part at once (the check of a part names
 only its first wrong case, so one part holds one mistake per kind).
 """
-from zoo import ALL, Kind, append, edit, insert
+from zoo import (
+    ALL,
+    PATCH_TORCH,
+    PRINT_CALLERS,
+    PRINT_HISTORY,
+    Kind,
+    append,
+    edit,
+    insert,
+)
 
 A = "ps3_chain_rule"
 A1, A2 = ("test_one_path", "test_one_path_hidden"), ("test_two_paths", "test_two_paths_hidden")
@@ -266,17 +275,16 @@ KINDS += [
              "        frame = frame.f_back\n    return torch.zeros_like(x)"))],
          lose=set(A1), says=("dsigmoid_dw (6 random points): wrong values",)),
     Kind("ps3-patches-torch", "source",
-         [A2_MISTAKES[0][0], insert("two_paths", (
-             "import torch\n\n"
-             "torch.allclose = lambda *args, **kwargs: True\n"
-             "torch.equal = lambda *args, **kwargs: True\n"
-             "torch.Tensor.tolist = lambda self: [0.0] * self.numel()\n"
-             "torch.Tensor.__sub__ = lambda self, other: torch.zeros_like(self)\n"
-             "torch.Tensor.abs = lambda self: torch.zeros_like(self)\n"
-             "torch.Tensor.max = lambda self, *args, **kwargs: torch.zeros(())"))],
+         [A2_MISTAKES[0][0], insert("two_paths", PATCH_TORCH + (
+             "torch.Tensor.__sub__ = lambda self, other: torch.zeros_like(self)\n"))],
          lose=set(A2), says=(A2_MISTAKES[0][1],)),
+    # the callers' source from a function of part A and a method of the engine, then the
+    # kernel's input history, hidden test cells included: nothing of them reaches feedback
     Kind("ps3-prints-history", "source",
-         [append("import inspect\n\nprint(In)\n"
-                 "for frame in inspect.stack():\n    print(frame.code_context)")],
+         [edit("one_path", "    s = torch.sigmoid(w * x + b)\n",
+               PRINT_CALLERS + "    s = torch.sigmoid(w * x + b)\n"),
+          value("        topo, visited = [], set()\n",
+                PRINT_CALLERS.replace("    ", "        ") + "        topo, visited = [], set()\n"),
+          insert("one_path", "_calls = []"), append(PRINT_HISTORY)],
          never=("hidden=True",)),
 ]

@@ -82,6 +82,8 @@ def to_data(x, depth=0):
     if depth > 6:
         return {"object": "nesting too deep"}
     if isinstance(x, _TENSOR):
+        if x.numel() > 1_000_000:
+            return {"object": f"tensor of shape {tuple(x.shape)} (too large to record)"}
         values = _flat(_TOLIST(_DETACH(x)))
         if x.dtype.is_floating_point:
             values = [_FLOAT_HEX(float(v)) for v in values]
@@ -127,11 +129,12 @@ def answer(part, fn, case):
     """Call the student's function on one case: {"answer": data} or {"error": ...}."""
     args = part.inputs(case)
     saved = [getattr(torch.autograd, n) for n in ("grad", "backward")] + [_TENSOR.backward]
-    if part.by_hand:
+    refuse = part.by_hand and not part.uses  # graded functions it calls are judged alone
+    if refuse:
         torch.autograd.grad = torch.autograd.backward = _TENSOR.backward = _refuse
     try:
         with _CATCH(record=True):
-            if part.by_hand:
+            if refuse:
                 with _NO_GRAD():
                     out = part.call(fn, args)
             else:
@@ -139,7 +142,7 @@ def answer(part, fn, case):
         return {"answer": to_data(out)}
     except Exception as err:  # noqa: BLE001 (the student's error is part of the answer)
         name = type(err).__name__
-        if part.by_hand and isinstance(err, RuntimeError) and (
+        if refuse and isinstance(err, RuntimeError) and (
                 "does not require grad" in str(err) or "grad_fn" in str(err)):
             name = "AutogradUsed"
         return {"error": name, "message": str(err)[:500]}
@@ -155,7 +158,10 @@ def judge_answers(part, cases, answers, fn_name=None, failed=()):
         where = part.where(case)
         record = answers.get(i)
         first = [u for u in part.uses if u in failed]
-        if record is None:
+        if record is None and not answers:
+            message = (f"{part.name}: no answer was recorded. Did a cell change the course's "
+                       "checks (check, judge, compare)? Restart the kernel and run all cells.")
+        elif record is None:
             message = (f"{part.name}: the check stopped before its case {i + 1} ({where}) "
                        "was answered; see the error above.")
         elif record.get("error") == "NotImplementedError":
@@ -184,27 +190,23 @@ def done_line(part, hidden):
     return part.done.replace(":", " (hidden tests):", 1) if hidden else part.done
 
 
-def cases_of(part, hidden):
-    """The cases a test cell runs: the part's own, or the hidden ones (given when graded)."""
-    return HIDDEN.get(part.name) if hidden else part.cases
-
-
-def run(part, fn, hidden=False):
-    """The body of a one-line test cell (see the module's docstring)."""
+def run(part, fn, hidden=False, grading=GRADING, hidden_cases=HIDDEN):
+    """The body of a one-line test cell (see the module's docstring). The mode and the
+    hidden cases are bound when this module is imported, before any student code runs."""
     __tracebackhide__ = True  # IPython shows the student's line, not the checks' lines
-    cases = cases_of(part, hidden)
+    cases = hidden_cases.get(part.name) if hidden else part.cases
     if cases is None:
         print(f"The hidden tests of {part.name} run when your work is graded.")
         return
     answers = {}
     for i, case in enumerate(cases):
         answers[i] = answer(part, fn, case)
-        if GRADING:
+        if grading:
             _PUBLISH({RECORD: {"part": part.name, "hidden": bool(hidden), "case": i,
                                **answers[i]}}, metadata={})
         elif "error" in answers[i]:
             break
-    if GRADING:
+    if grading:
         return
     used = _autograd_in_source(fn, part) if part.by_hand else []
     message = (f"{part.name} uses {part.what} ({', '.join(used)}): {part.why}, so it scores "

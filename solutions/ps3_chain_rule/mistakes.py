@@ -6,6 +6,16 @@ Each ``mistakes_*`` function returns (description, wrong answer) pairs.
 import math
 
 import torch
+from compare import close
+
+
+def _unique(entries):
+    """The entries without those equal to an earlier one (the first description wins)."""
+    kept = []
+    for why, wrong in entries:
+        if not any(close(wrong, other) for _, other in kept):
+            kept.append((why, wrong))
+    return kept
 
 SIGN = "the sign is flipped: use (O - t), not (t - O)"
 NO_SIGMA_PRIME = ("the sigmoid derivative O*(1-O) is missing (O - t is dE/dO; "
@@ -90,7 +100,7 @@ def mistakes_output_layer(O_prev, O, t):
         if d.shape == delta.shape:
             wrong_W.append((why, O_prev.T @ d))
             wrong_b.append((why, d.sum(0)))
-    return wrong_W, wrong_b
+    return _unique(wrong_W), _unique(wrong_b)
 
 
 def mistakes_grad_W_mean(x, O, t):
@@ -117,8 +127,9 @@ def mistakes_grad_W_mean(x, O, t):
     wrong += [(SIGN, -right),
               ("the result is transposed: W has shape (n, K), so the gradient is (n, K) too",
                right.T)]
-    return wrong + [(f"delta is wrong ({why}); fix delta_k in part 1 first", (2 / N) * (x.T @ d))
-                    for why, d in mistakes_delta_k(O, t) if d.shape == O.shape]
+    return _unique(wrong + [(f"delta is wrong ({why}); fix delta_k in part 1 first",
+                             (2 / N) * (x.T @ d))
+                            for why, d in mistakes_delta_k(O, t) if d.shape == O.shape])
 
 
 def mistakes_grad_w_jk(x, O, t, j, k):
@@ -264,15 +275,20 @@ def mistakes_op(name, idx, args, right, upstream, preset, label):
         return torch.tensor(out, dtype=torch.float64)
 
     found = [(why, grads(local)) for why, local in wrong_local(name, args, right)]
+    general = [(LOCAL_SIGN, grads([-d for d in right]))]
     if upstream != 1:
-        found.append((NOT_SCALED.format(upstream=upstream), grads(right, scale=1.0)))
-    found.append((LOCAL_SIGN, grads([-d for d in right])))
+        general.insert(0, (NOT_SCALED.format(upstream=upstream), grads(right, scale=1.0)))
     if len(set(idx)) < len(idx):
-        found += [(SAME_NODE.format(label=label), grads(right, overwrite=True, order=o))
-                  for o in ((0, 1), (1, 0))]
+        general += [(SAME_NODE.format(label=label), grads(right, overwrite=True, order=o))
+                    for o in ((0, 1), (1, 0))]
     elif any(preset):
-        found.append((OVERWRITE, grads(right, overwrite=True)))
-    return found
+        general.append((OVERWRITE, grads(right, overwrite=True)))
+    exact = grads(right)
+    for why, wrong in general:  # a general name only where no specific one says it already
+        if not any(torch.allclose(wrong, w, rtol=1e-12, atol=1e-12) for _, w in found):
+            found.append((why, wrong))
+    # in a - a, a / a and a * a some mistakes give the right total: they cannot be named
+    return [(why, w) for why, w in found if not torch.allclose(w, exact, rtol=1e-12, atol=1e-12)]
 
 
 def reversed_operation(label, instr):
