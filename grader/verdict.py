@@ -113,10 +113,84 @@ def _student_code(nb):
     return defs
 
 
-def forbidden(nb, fn_name, helpers, words=frozenset(), graded=frozenset()):
+def _bound(fn):
+    """The names a function (or lambda) binds in its own scope: its parameters and the
+    names it assigns, imports or defines (not those of the scopes nested in it), minus
+    those it declares global or nonlocal."""
+    args = fn.args
+    names = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+    names |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+    declared, todo = set(), list(fn.body) if isinstance(fn.body, list) else [fn.body]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+            todo.extend(node.decorator_list)
+            continue
+        if isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp,
+                             ast.GeneratorExp)):
+            continue
+        if isinstance(node, (ast.Global, ast.Nonlocal)):
+            declared.update(node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+        todo.extend(ast.iter_child_nodes(node))
+    return names - declared
+
+
+def _scopes(top, local=frozenset()):
+    """(node, names local where it stands) for every node of `top`: a name bound in a
+    function is that function's own, whatever the notebook binds under the same name."""
+    todo = [(top, frozenset(local))]
+    while todo:
+        node, here = todo.pop()
+        yield node, here
+        inner = here
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            inner = here | _bound(node)
+            outer = node.args.defaults + [d for d in node.args.kw_defaults if d] + getattr(
+                node, "decorator_list", [])
+            todo.extend((n, here) for n in outer)
+            body = node.body if isinstance(node.body, list) else [node.body]
+            todo.extend((n, inner) for n in body)
+            continue
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            inner = here | {n.id for g in node.generators for n in ast.walk(g.target)
+                            if isinstance(n, ast.Name)}
+        todo.extend((n, inner) for n in ast.iter_child_nodes(node))
+
+
+def _part_of_class(cls, methods):
+    """The statements of class `cls` that belong to a part: its methods named in `methods`
+    (and the class-level names bound to them), and the methods these call by attribute."""
+    defs = {n.name: n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    chosen, todo = [], list(methods)
+    seen = set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for node in cls.body:
+            targets = [] if not isinstance(node, (ast.Assign, ast.AnnAssign)) else (
+                node.targets if isinstance(node, ast.Assign) else [node.target])
+            if node is defs.get(name) or any(isinstance(t, ast.Name) and t.id == name
+                                             for t in targets):
+                chosen.append(node)
+                todo.extend(n.attr for n in ast.walk(node)
+                            if isinstance(n, ast.Attribute) and n.attr in defs)
+    return chosen
+
+
+def forbidden(nb, fn_name, helpers, words=frozenset(), graded=frozenset(), methods=None):
     """What the function `fn_name`, and every function of the notebook it uses, must not
     use: the autograd `words`, the course's helper modules `helpers`, code built at run
-    time. Other `graded` functions it calls are judged on their own, so not followed.
+    time. Other `graded` functions it calls are judged on their own, so not followed. For
+    a class, `methods` limits the check to those methods (and what they call).
     Returns a sorted list of the names found (empty: nothing forbidden)."""
     defs, found, seen, todo = _student_code(nb), set(), set(), [fn_name]
     while todo:
@@ -125,7 +199,10 @@ def forbidden(nb, fn_name, helpers, words=frozenset(), graded=frozenset()):
             continue
         seen.add(name)
         for top in defs.get(name, []):
-            for node in ast.walk(top):
+            tops = [top]
+            if isinstance(top, ast.ClassDef) and name == fn_name and methods is not None:
+                tops = _part_of_class(top, methods)
+            for node, local in (pair for t in tops for pair in _scopes(t)):
                 if isinstance(node, (ast.Import, ast.ImportFrom)):
                     modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
                         [a.name for a in node.names]
@@ -144,10 +221,11 @@ def forbidden(nb, fn_name, helpers, words=frozenset(), graded=frozenset()):
                 elif isinstance(node, ast.Attribute) and (node.attr in words
                                                           or node.attr in RUNTIME):
                     found.add("." + node.attr)
-                elif isinstance(node, ast.Name):
+                elif isinstance(node, ast.Name) and node.id not in local:
                     if node.id in words or node.id in helpers or node.id in RUNTIME:
                         found.add(node.id)
-                    elif node.id in defs and node.id not in graded:
+                    elif node.id in defs and node.id not in graded and not (
+                            node.id == fn_name and methods is not None):
                         todo.append(node.id)
                 elif isinstance(node, ast.Constant) and node.value in words:
                     found.add(repr(node.value))
@@ -197,8 +275,10 @@ def judge_cell(cell, nb, modules, helpers, failed, graded=frozenset()):
         if referee is not None and name in getattr(referee, "JUDGES", {}):
             part = judge.Part(**{**vars(part), "judge": referee.JUDGES[name]})
         cases = getattr(referee, "HIDDEN", {}).get(name, []) if hidden else part.cases
-        used = forbidden(nb, fn_name, helpers, judge.AUTOGRAD_WORDS if part.by_hand else (),
-                         graded - {fn_name})
+        words = getattr(part, "words", None)
+        words = (judge.AUTOGRAD_WORDS if words is None else words) if part.by_hand else ()
+        used = forbidden(nb, fn_name, helpers, words, graded - {fn_name},
+                         getattr(part, "methods", None))
         answers, twice = {}, set()
         for rec in records:
             if isinstance(rec, dict) and rec.get("part") == name and \
@@ -207,11 +287,12 @@ def judge_cell(cell, nb, modules, helpers, failed, graded=frozenset()):
                     twice.add(rec["case"])
                 answers[rec["case"]] = rec
         if used:
-            named = {u.removeprefix("import ").strip(".'\"") for u in used}
-            if part.by_hand and {w for n in named for w in n.split(".")} & judge.AUTOGRAD_WORDS:
-                message = (f"{fn_name} uses autograd ({', '.join(used)}): this part must "
-                           "compute the gradient by hand, so it scores 0. Remove the autograd "
-                           "calls.")
+            bare = {w for u in used for w in u.removeprefix("import ").strip(".'\"").split(".")}
+            if part.by_hand and bare & set(words):
+                what = getattr(part, "what", "autograd")
+                why = getattr(part, "why", "this part must compute the gradient by hand")
+                message = (f"{fn_name} uses {what} ({', '.join(used)}): {why}, so it scores "
+                           f"0. Remove the {what} calls.")
             else:
                 message = (f"{fn_name} uses the course's checks, introspection or code built "
                            f"at run time ({', '.join(used)}): this part must be your own code, "
