@@ -31,9 +31,8 @@ import inspect
 import math
 import textwrap
 
-import torch
-
 import judge
+import torch
 from compare import close, verdict
 
 f64 = torch.float64

@@ -5,9 +5,8 @@ Each judge is check.py's, with the grader's own f where the student's kernel use
 student's checked functions: f's values and brackets (part 1), autograd's gradient of f
 (part 2; every mistake named, "only the first square" too), and each step of a path checked
 with autograd's gradient of f (parts 3 and 4)."""
-import torch
-
 import check  # the course's copy: the grader imports this module after it
+import torch
 from compare import verdict
 
 f64 = torch.float64
