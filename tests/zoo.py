@@ -437,10 +437,7 @@ def __getattr__(name):
         raise AttributeError(name)
     zoos = {PS1: PS1_ZOO}
     for module in ZOO_MODULES:
-        try:
-            m = importlib.import_module(module)
-        except ModuleNotFoundError:
-            continue
+        m = importlib.import_module(module)
         zoos[m.A] = m.KINDS
     globals().update(ZOOS=zoos, KINDS=[(a, k) for a, kinds in zoos.items() for k in kinds])
     return globals()[name]
