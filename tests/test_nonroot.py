@@ -14,13 +14,15 @@ grader then runs in a private mount namespace (`unshare --mount`) in which each 
 (the interpreter and the venv, at their own paths): nothing of the host changes, and the
 grader runs with the very interpreter and packages `make grade` uses.
 
-One class run (two jobs) grades a named mistake (the sign flip), four hostile kinds of the
-zoo (reads of the course and the gradebook, signals to the grader, processes left behind,
-startup files planted for later students) and the correct solution, graded last so that it is
-also the control; each must get the zoo's exact per-cell score. Then: the grader exited 0 and
-graded everyone, nothing is left in its temporary folder, no process of the run is alive,
-nothing was planted, the course's files are unchanged, and `nobody` wrote nothing outside the
-scratch folder. The second test shows that each symptom of a broken run would be reported.
+One class run (two jobs, two rounds) grades four submissions: two hostile ones made of four
+kinds of the zoo (the file system: reads of the course and the gradebook, then startup files
+planted for later students; the processes: signals to everything in sight, then two
+processes left behind), the named mistake (the sign flip), and the correct solution, graded
+after the hostile ones so that it is also the control. Each must get the zoo's exact per-cell
+score and feedback. Then: the grader exited 0 and graded everyone, nothing is left in its
+temporary folder, no process of the run is alive, nothing was planted, the course's files are
+unchanged, and `nobody` wrote nothing outside the scratch folder (every folder it could write
+to is looked at). The second test shows that each symptom of a broken run would be reported.
 """
 import copy
 import dataclasses
@@ -34,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from html import unescape
 from pathlib import Path
 
@@ -52,21 +55,36 @@ PREFIX = "bp-nonroot-"  # the scratch folder's
 # the kernel's sys.prefix, and through a .venv that links to another venv, sys.prefix would be
 # the link while the search reached the real folder (and nbgrader's own test gradebook.db).
 PYTHON = Path(sys.executable).parent.resolve() / Path(sys.executable).name
+PLANTER = "hostile-files"  # its own code says PLANTED
 PLANTED = ("sitecustomize.py", "usercustomize.py", "zz_planted.pth", "00-planted.py")
 
 
+def _together(name, *kinds):
+    """One submission that does what each of `kinds` does, in that order (fewer kernels)."""
+    assert all(k.base == "source" and not k.files for k in kinds)
+    lose = set().union(*(set(k.lose) for k in kinds))  # each kind of the zoo
+    return zoo.Kind(name, "source", [step for k in kinds for step in k.steps], lose=lose,
+                    says=tuple(p for k in kinds for p in k.says),
+                    never=tuple(p for k in kinds for p in k.never))
+
+
 def _kinds():
-    """{student: zoo kind}, graded in name order."""
+    """{student: zoo kind}, graded in name order, two at a time."""
     zoo_kinds = {k.name: k for k in zoo.ZOOS[A]}
     leftover = zoo.Kind("leftover-processes", "source",
                         [zoo.append(zoo.LEFTOVER.replace("bp-leftover-marker", MARKER))],
                         says=("two processes left",))
-    picked = [zoo_kinds[n] for n in ("sign-flipped", "reads-secrets", "signals-grader",
-                                     "persistence")]
-    # the correct solution is also the control: graded last (students are graded in name
-    # order), after the hostile ones, it must still get full marks
-    correct = dataclasses.replace(zoo_kinds["correct"], name="zz-correct")
-    return {k.name: k for k in [*picked, leftover, correct]}
+    kinds = [
+        # the file system: look for the course and the gradebook, plant startup files
+        _together(PLANTER, zoo_kinds["reads-secrets"], zoo_kinds["persistence"]),
+        # the processes: signal everything in sight, then leave two processes running
+        _together("hostile-processes", zoo_kinds["signals-grader"], leftover),
+        zoo_kinds["sign-flipped"],
+        # the correct solution is also the control: graded after the hostile ones, it must
+        # still get full marks
+        dataclasses.replace(zoo_kinds["correct"], name="zz-correct"),
+    ]
+    return {k.name: k for k in kinds}
 
 
 KINDS = _kinds()
@@ -143,16 +161,19 @@ def _writable_folders(uid):
     return [Path(p) for p in found if not any(part.startswith(PREFIX) for part in Path(p).parts)]
 
 
-def _owned_by(uid, folders):
-    """The entries of `folders` that belong to `uid`."""
-    owned = set()
+def _written(uid, folders, since):
+    """The entries of `folders` that `uid` owns and that changed after `since` (a time)."""
+    found = []
     for folder in folders:
         try:
             entries = list(os.scandir(folder))
         except OSError:
             continue
-        owned |= {e.path for e in entries if e.stat(follow_symlinks=False).st_uid == uid}
-    return owned
+        for entry in entries:
+            st = entry.stat(follow_symlinks=False)
+            if st.st_uid == uid and max(st.st_ctime, st.st_mtime) >= since:
+                found.append(entry.path)
+    return sorted(found)
 
 
 def _running(uid, *needles):
@@ -205,13 +226,13 @@ def graded():
     try:
         scratch.chmod(0o711)  # the user can enter it; no other user can list it
         course = _build_course(scratch, pw)
-        writable = _writable_folders(pw.pw_uid)
-        before = _owned_by(pw.pw_uid, writable)
         hashes = {p: p.read_bytes() for p in sorted((course / "source").rglob("*"))
                   + sorted((course / "submitted").rglob("*")) if p.is_file()}
-        start = time.monotonic()
-        run = _as_user(scratch, pw, [str(PYTHON), "-E", "-s", "-m", "grader", "grade", A,
-                                     "--jobs", "2"], course, timeout=600)
+        start, since = time.monotonic(), time.time() - 1
+        with ThreadPoolExecutor(1) as pool:  # found while the class is graded
+            writable = pool.submit(_writable_folders, pw.pw_uid)
+            run = _as_user(scratch, pw, [str(PYTHON), "-E", "-s", "-m", "grader", "grade", A,
+                                         "--jobs", "2"], course, timeout=600)
         refused = re.search(r"the sandbox cannot run here: (.*?) Grading untrusted", run.stderr,
                             re.DOTALL)
         if refused:
@@ -224,7 +245,7 @@ def graded():
                  "running": [f"{pid}: {cmd}" for pid, cmd in
                              _running(pw.pw_uid, MARKER, str(scratch)).items()],
                  "planted": _planted(scratch),
-                 "written_outside": sorted(_owned_by(pw.pw_uid, writable) - before),
+                 "written_outside": _written(pw.pw_uid, writable.result(), since),
                  "changed": sorted(str(p) for p, data in hashes.items()
                                    if not p.is_file() or p.read_bytes() != data)}
         for name in KINDS:
@@ -261,7 +282,7 @@ def problems(facts):
         text = facts["feedback"].get(name, "")
         found += [f"{name}: the feedback does not say {p!r}" for p in kind.says if p not in text]
         found += [f"{name}: the feedback says {p!r}" for p in kind.never if p in text]
-        if "PLANTED" in text and name != "persistence":  # its own code says it
+        if "PLANTED" in text and name != PLANTER:
             found.append(f"{name}: planted code ran while it was graded")
     for key, what in (("left_in_tmp", "left in the grader's temporary folder"),
                       ("running", "processes of the run still alive"),
@@ -294,9 +315,9 @@ def _zero_first_cell(facts, name):
 SYMPTOMS = {  # what a broken sandbox or grader would show, put into a clean run's facts
     "the control loses a point": lambda f: _zero_first_cell(f, "zz-correct"),
     "the named mistake gets full marks": lambda f: _full_marks(f, "sign-flipped"),
-    "a student is not graded": lambda f: f["scores"].update({"signals-grader": "no grade"}),
+    "a student is not graded": lambda f: f["scores"].update({"hostile-processes": "no grade"}),
     "the course was readable": lambda f: f["feedback"].update(
-        {"reads-secrets": "a secret was found: ../../../gradebook.db"}),
+        {PLANTER: "a secret was found: ../../../gradebook.db"}),
     "the grader was killed": lambda f: f.update(returncode=-9),
     "a leftover in the temporary folder": lambda f: f["left_in_tmp"].append("bp-class-x"),
     "a process outlived the run": lambda f: f["running"].append(f"123: python -c {MARKER}"),
