@@ -37,6 +37,7 @@ HOME_BYTES = 256 << 20  # private home, the kernel's working folder
 HOME = "/home/student"
 WORK = f"{HOME}/work"
 BASE_UID = 61000
+SYSTEM = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64")  # the host's, read-only
 
 
 class SandboxUnavailable(RuntimeError):
@@ -79,6 +80,19 @@ def _parents(paths, done):
     return args
 
 
+def _link(path, binds, done):
+    """bwrap `--symlink` for the first symlink on the way to `path` (a .venv that links to
+    another venv), so that the grader's own interpreter path runs in the sandbox too."""
+    path = Path(path)
+    for part in [*reversed(path.parents), path][1:]:
+        if any(b == part or b in part.parents for b in binds):
+            return []  # bound (or a system link): the same path inside
+        if part.is_symlink() and str(part) not in done:
+            done.add(str(part))
+            return _parents([part], done) + ["--symlink", str(part.resolve()), str(part)]
+    return []
+
+
 def argv(command, channels, notebook=None, helpers=(), slot=0, env=None):
     """The full command line that runs `command` (a kernel) in the sandbox, with `env`
     added to its environment."""
@@ -111,6 +125,7 @@ def argv(command, channels, notebook=None, helpers=(), slot=0, env=None):
     args += _parents(pydirs, done)
     for d in pydirs:
         args += ["--ro-bind", str(d), str(d)]
+    args += _link(Path(sys.executable).parent, [*map(Path, SYSTEM), *pydirs], done)
     for name, path in dict(helpers).items():
         args += ["--ro-bind", str(path), f"{WORK}/{name}"]
     if notebook:

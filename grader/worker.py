@@ -10,6 +10,7 @@ the feedback as plain data; the instructor's process merges them into the one gr
 import copy
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -215,6 +216,19 @@ def _files(folder):
             for p in sorted(folder.rglob("*")) if p.is_file()} if folder.is_dir() else {}
 
 
+ERROR_LINE = re.compile(r"\s*((?:\w+\.)*\w+(?:Error|Exception|Exit)(?::\s.*)?)$")
+
+
+def _failure(what, run):
+    """(reason, log) of a failed nbgrader step. The reason is the error its traceback ended
+    with: nbgrader's own exception only says "see the above traceback", which is in its log."""
+    log = (run.get("log") or "") + (run.get("error") or "")
+    errors = [m.group(1) for m in map(ERROR_LINE.fullmatch, log.splitlines())
+              if m and "NbGraderException" not in m.group(1)]
+    lines = errors[-1:] or [ln for ln in log.splitlines() if ln.strip()][-3:]
+    return f"{what} failed: " + " | ".join(ln[:300] for ln in lines), log[-6000:]
+
+
 def grade(task):
     """Grade one task (see module docstring); returns a plain-data result. Never raises."""
     import nbformat
@@ -260,17 +274,14 @@ def grade(task):
             if run["success"] or attempt == 2 or "Kernel" not in run.get("log", ""):
                 break
         if not run["success"]:
-            log = (run.get("log") or "") + (run.get("error") or "")
-            lines = [ln for ln in log.splitlines() if ln.strip()][-3:]
-            result["reason"] = "autograde failed: " + " | ".join(lines)
-            result["log"] = log[-6000:]
+            result["reason"], result["log"] = _failure("autograde", run)
             return result
         result["phases"]["autograde"] = round(time.monotonic() - started, 2)
         result["grades"] = _read_grades(course / "gradebook.db", a, student)
         result["autograded"] = _files(course / "autograded" / student / a)
         fb = coursedir.api(course, **overrides).generate_feedback(a, student)
         if not fb["success"]:
-            result["reason"] = "feedback failed: " + (fb.get("error") or "")[-300:]
+            result["reason"], result["log"] = _failure("feedback", fb)
             return result
         for rel, data in _files(course / "feedback" / student / a).items():
             if rel.endswith(".html"):

@@ -1,5 +1,9 @@
 """The sandbox refuses to be skipped silently, and the feedback sanitizer keeps nothing
 executable (fast checks; the zoo checks the same through real grading)."""
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from conftest import classgrade, grading
 
@@ -66,3 +70,18 @@ def test_a_course_under_tmp_is_not_hidden_by_the_private_tmp(tmp_path, monkeypat
     assert args[tmpfs] == "/tmp"
     binds = [i for i, arg in enumerate(args) if arg == str(venv)]
     assert binds and all(i > tmpfs for i in binds), "the tmpfs on /tmp would hide the venv"
+
+
+def test_a_venv_reached_through_a_symlink_runs_in_the_sandbox(tmp_path, monkeypatch):
+    """With .venv a link to another venv (a git worktree sharing one venv), does the kernel
+    start from the path the grader knows its interpreter by, with the venv's packages?"""
+    link = tmp_path / "linked-venv"
+    link.symlink_to(Path(sys.prefix).resolve())
+    python = link / "bin" / Path(sys.executable).name
+    monkeypatch.setattr(sys, "executable", str(python))
+    (tmp_path / "channels").mkdir()
+    run = subprocess.run(sandbox.argv([str(python), "-c", "import sys, nbgrader; print(sys.prefix)"],
+                                      tmp_path / "channels"),
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == str(link)
