@@ -26,7 +26,8 @@ from traitlets import Bool
 # checks that call a graded function): names and attributes a graded function must not use
 RUNTIME = {"exec", "eval", "compile", "__import__", "importlib", "globals", "vars", "inspect",
            "gc", "ctypes", "_getframe", "f_locals", "f_globals", "f_back", "f_code",
-           "__globals__", "__closure__", "__code__", "__dict__", "__builtins__", "currentframe"}
+           "__globals__", "__closure__", "__code__", "__dict__", "__builtins__", "currentframe",
+           "modules"}  # sys.modules: the course's modules, reached without naming them
 _LOADED = {}
 
 
@@ -186,12 +187,16 @@ def _part_of_class(cls, methods):
     return chosen
 
 
-def forbidden(nb, fn_name, helpers, words=frozenset(), graded=frozenset(), methods=None):
+def forbidden(nb, fn_name, helpers, words=frozenset(), graded=frozenset(), methods=None,
+              names=None):
     """What the function `fn_name`, and every function of the notebook it uses, must not
-    use: the autograd `words`, the course's helper modules `helpers`, code built at run
-    time. Other `graded` functions it calls are judged on their own, so not followed. For
-    a class, `methods` limits the check to those methods (and what they call).
+    use: the autograd `words` (as attributes, imports or strings; as plain names only those
+    in `names`, by default all of them: a graded function may be called backward), the
+    course's helper modules `helpers`, code built at run time. Other `graded` functions it
+    calls are judged on their own, so not followed. For a class, `methods` limits the check
+    to those methods (and what they call).
     Returns a sorted list of the names found (empty: nothing forbidden)."""
+    names = words if names is None else names
     defs, found, seen, todo = _student_code(nb), set(), set(), [fn_name]
     while todo:
         name = todo.pop()
@@ -222,7 +227,7 @@ def forbidden(nb, fn_name, helpers, words=frozenset(), graded=frozenset(), metho
                                                           or node.attr in RUNTIME):
                     found.add("." + node.attr)
                 elif isinstance(node, ast.Name) and node.id not in local:
-                    if node.id in words or node.id in helpers or node.id in RUNTIME:
+                    if node.id in names or node.id in helpers or node.id in RUNTIME:
                         found.add(node.id)
                     elif node.id in defs and node.id not in graded and not (
                             node.id == fn_name and methods is not None):
@@ -276,9 +281,10 @@ def judge_cell(cell, nb, modules, helpers, failed, graded=frozenset()):
             part = judge.Part(**{**vars(part), "judge": referee.JUDGES[name]})
         cases = getattr(referee, "HIDDEN", {}).get(name, []) if hidden else part.cases
         words = getattr(part, "words", None)
+        names = (judge.AUTOGRAD_NAMES if words is None else words) if part.by_hand else ()
         words = (judge.AUTOGRAD_WORDS if words is None else words) if part.by_hand else ()
         used = forbidden(nb, fn_name, helpers, words, graded - {fn_name},
-                         getattr(part, "methods", None))
+                         getattr(part, "methods", None), names)
         answers, twice = {}, set()
         for rec in records:
             if isinstance(rec, dict) and rec.get("part") == name and \

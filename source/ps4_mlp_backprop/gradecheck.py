@@ -1,1 +1,0 @@
-../../notebooks/gradecheck.py
