@@ -160,3 +160,192 @@ def nan_except(x, O, t, j, k):
     others = [m for m in range(O.shape[1]) if m != k]
     O[:, others] = t[:, others] = math.nan
     return x, O, t
+
+
+# --- problem set 3: the chain rule by hand (part A) and the Value engine (part B) --------
+# Every wrong answer is built from autograd's pieces (sigma'(z), one path with the other
+# factor detached, ...), never from the formula a student must write.
+
+def mistakes_dsigmoid_dw(x, w, z, sp):
+    """Wrong versions of d sigmoid(w x + b)/dw; z = w x + b, sp = sigma'(z) (autograd's)."""
+    return [("the inner factor dz/dw = x is missing", sp),
+            ("that is sigma(z) * x: sigma itself, not sigma'(z) = sigma(z)(1 - sigma(z))",
+             torch.sigmoid(z) * x),
+            ("sigma' was applied to z itself: z(1 - z) instead of sigma(z)(1 - sigma(z))",
+             z * (1 - z) * x),
+            ("dz/dw is x, not w", sp * w)]
+
+
+def mistakes_two_layer(x, w1, w2, grads):
+    """Wrong versions of (dy2/dw1, dy2/db1, dy2/dw2) for y2 = (x w1 + b1) w2 + b2, one list
+    each; `grads` are autograd's three answers."""
+    g_w1, _, g_w2 = grads
+    return [[("the factor dy2/dy1 = w2 is missing", x), ("the factor dy1/dw1 = x is missing", w2),
+             ("that is dy2/dw2 (the input y1 of w2), not dy2/dw1", g_w2)],
+            [("dy2/db1 = w2 * 1: the factor dy2/dy1 = w2 is missing", torch.ones_like(x)),
+             ("that is dy2/dw1: dy1/db1 = 1, not x", g_w1)],
+            [("dy2/dw2 = y1 = x*w1 + b1, the input of w2: b1 is missing", x * w1),
+             ("dy2/dw2 = y1, the value w2 multiplies, not w1", w1),
+             ("that is dy2/dw1, not dy2/dw2", g_w1)]]
+
+
+def mistakes_swish(x, left, right, product):
+    """Wrong d(x sigma(x))/dx: `left`, `right` are the paths through the factor x and through
+    sigma(x) (autograd with the other factor detached), `product` 1 * sigma'(x)."""
+    return [(("only the path through the left factor x: add x * sigma'(x) for the path through "
+             "sigma(x)"), left),
+            (("only the path through sigma(x): add sigma(x) for the path through the left "
+             "factor x"), right),
+            ("the derivatives of the factors were multiplied (1 * sigma'(x)); paths add instead",
+             product)]
+
+
+def mistakes_square_sin(x, left, right, product):
+    """Wrong d(x**2 sin x)/dx: the paths through x**2 and through sin(x), and the product
+    of the factors' derivatives."""
+    return [("only the path through x**2: add x**2 * cos(x) for the path through sin(x)", left),
+            ("only the path through sin(x): add 2x * sin(x) for the path through x**2", right),
+            ("the two factors' derivatives were multiplied (2x * cos x); the paths add instead",
+             product),
+            ("sin'(x) = +cos(x)", left - right)]
+
+
+def wrong_local(name, args, right):
+    """(why, wrong local derivatives) of one operation of the engine: `args` are its
+    operands' values (then the plain number c, if any), `right` autograd's local
+    derivatives."""
+    a = args[0]
+    other = args[1] if len(args) > 1 else None
+    r = list(right)
+    table = {
+        "mul": [("each operand got its own value: d(a*b)/da is b, the OTHER operand",
+                 lambda: (a, other))],
+        "sub": [("d(a - b)/db = -1: the minus sign is missing", lambda: (r[0], -r[1]))],
+        "div": [("d(a/b)/db = -a/b**2: the minus sign is missing", lambda: (r[0], -r[1])),
+                ("d(a/b)/db = -a/b**2: the factor a is missing", lambda: (r[0], r[1] / a)),
+                ("d(a/b)/db = -a/b**2, not -a/b", lambda: (r[0], r[1] * other)),
+                ("d(a/b)/da = 1/b, not b", lambda: (other, r[1]))],
+        "neg": [("d(-a)/da = -1, not 1", lambda: (-r[0],))],
+        "rsub": [("d(c - a)/da = -1, not 1", lambda: (-r[0],))],
+        "mul_c": [("d(a*c)/da = c, the number, not a", lambda: (a,))],
+        "rmul": [("d(c*a)/da = c, the number, not a", lambda: (a,))],
+        "div_c": [("d(a/c)/da = 1/c, not c", lambda: (other,))],
+        "rdiv": [("d(c/a)/da = -c/a**2: the minus sign is missing", lambda: (-r[0],)),
+                 ("d(c/a)/da = -c/a**2: the factor c is missing", lambda: (r[0] / other,))],
+        "pow": [("d(a**n)/da = n * a**(n-1): the factor n is missing", lambda: (r[0] / other,)),
+                ("d(a**n)/da = n * a**(n-1): the exponent was not lowered by 1",
+                 lambda: (r[0] * a,))],
+        "exp": [("d exp(a)/da = exp(a), not a", lambda: (a,))],
+        "sigmoid": [("sigma' = s(1 - s) with s = sigmoid(a) = out.data; a(1 - a) uses the input",
+                     lambda: (a * (1 - a),)),
+                    ("that is sigmoid(a) itself, not its derivative s(1 - s)",
+                     lambda: (1 / (1 + math.exp(-a)),))],
+        "tanh": [("tanh' = 1 - t**2 with t = tanh(a) = out.data; 1 - a**2 uses the input",
+                  lambda: (1 - a**2,)),
+                 ("tanh' = 1 - t**2: the sign is flipped", lambda: (-r[0],)),
+                 ("tanh' = 1 - t**2, not 1 - t", lambda: (1 - math.tanh(a),))],
+    }
+    out = []
+    for why, wrong in table.get(name, []):
+        try:
+            out.append((why, wrong()))
+        except (ZeroDivisionError, TypeError):
+            pass
+    return out
+
+
+OVERWRITE = ("the grad was assigned with = instead of added with +=: a leaf that already "
+             "had gradient from another path lost it")
+SAME_NODE = ("the grad was assigned with = instead of added with +=: in {label} the same node "
+             "gets two contributions and the second overwrote the first")
+NOT_SCALED = ("the local derivative was not multiplied by out.grad (the gradient that reached "
+              "the result, {upstream:g} here)")
+LOCAL_SIGN = "the sign is flipped"
+
+
+def mistakes_op(name, idx, args, right, upstream, preset, label):
+    """(why, leaf grads) for the typical wrong versions of one operation: its operands are
+    the leaves `idx` (the same leaf twice in a * a), whose grads start at `preset`; the
+    result's grad is `upstream`; `right` are autograd's local derivatives."""
+    def grads(local, scale=upstream, overwrite=False, order=(0, 1)):
+        out = [float(p) for p in preset]
+        for pos in order[:len(idx)]:
+            k, d = idx[pos], local[pos]
+            out[k] = scale * d if overwrite else out[k] + scale * d
+        return torch.tensor(out, dtype=torch.float64)
+
+    found = [(why, grads(local)) for why, local in wrong_local(name, args, right)]
+    general = [(LOCAL_SIGN, grads([-d for d in right]))]
+    if upstream != 1:
+        general.insert(0, (NOT_SCALED.format(upstream=upstream), grads(right, scale=1.0)))
+    if len(set(idx)) < len(idx):
+        general += [(SAME_NODE.format(label=label), grads(right, overwrite=True, order=o))
+                    for o in ((0, 1), (1, 0))]
+    elif any(preset):
+        general.append((OVERWRITE, grads(right, overwrite=True)))
+    exact = grads(right)
+    for why, wrong in general:  # a general name only where no specific one says it already
+        if not any(torch.allclose(wrong, w, rtol=1e-12, atol=1e-12) for _, w in found):
+            found.append((why, wrong))
+    # in a - a, a / a and a * a some mistakes give the right total: they cannot be named
+    return [(why, w) for why, w in found if not torch.allclose(w, exact, rtol=1e-12, atol=1e-12)]
+
+
+def reversed_operation(label, instr):
+    """The reflected operations compute other - self and other / self."""
+    if instr[0] not in ("rsub", "rdiv"):
+        return ""
+    method, sym = ("__rsub__", "-") if instr[0] == "rsub" else ("__rtruediv__", "/")
+    return (f" Most likely: {label} calls a.{method}({instr[2]}), which must compute "
+            f"other {sym} self, not self {sym} other.")
+
+
+def prev_missing(label, child):
+    """A node passes gradient to a node that is not among its children."""
+    return (f"{label}: the new node's _backward() adds to {child}.grad, but {child} is not in "
+            "its _prev, so backward() would never reach it: give the new Value its operands "
+            "as children, Value(data, (self, other), op).")
+
+
+def order_problem(ops, uses, log):
+    """What is wrong with the order in which backward() called the nodes' _backward():
+    `ops` {node number: operation} of the nodes made by operations (the output is the
+    largest), `uses` {node: the nodes it was computed from}, `log` [(node, its grad when its
+    _backward() ran)]. None if the order is a valid one."""
+    root = max(ops)
+    calls = [k for k, _ in log]
+    if not calls:
+        return ("backward() never called the nodes' _backward(): after ordering the nodes, "
+                "call node._backward() on each, from the output down")
+    counts = {k: calls.count(k) for k in set(calls)}
+    twice = next((k for k in calls if counts[k] > 1), None)
+    if twice is not None:
+        return (f"node n{twice} ({ops[twice]}) had its _backward() called {counts[twice]} "
+                "times, so its gradient was passed on more than once: every node must "
+                "appear exactly once in the order (keep a set of visited nodes)")
+    if root in counts:
+        first = next(g for k, g in log if k == root)
+        if first != 1.0:
+            return (f"the output's grad was {first!r} when its _backward() ran: backward() "
+                    "must start with self.grad = 1.0 (dL/dL = 1)")
+    missing = [k for k in ops if k not in counts]
+    if missing:
+        return (f"node n{missing[0]} ({ops[missing[0]]}) was never reached: the order must "
+                "hold every node the output depends on (follow _prev from the output, "
+                "recursively)")
+    pos = {k: p for p, k in enumerate(calls)}
+    if len(calls) > 1 and pos[root] == len(calls) - 1:
+        return ("the output's _backward() ran last: the nodes were visited from the leaves up. "
+                "Call _backward() in REVERSED topological order, from the output down")
+    for m in sorted(ops):
+        for k in uses[m]:
+            if k in ops and pos[k] < pos[m]:
+                return (f"node n{k} ({ops[k]}) passed its gradient on before node n{m} "
+                        f"({ops[m]}), which uses it, had added its share: visit the nodes in "
+                        "reverse topological order (each node after every node that uses it)")
+    return None
+
+
+STATE_KEPT = ("backward() keeps state between calls: create the topological list and the "
+              "visited set inside backward() (not as a default argument such as topo=[], nor "
+              "outside the method)")

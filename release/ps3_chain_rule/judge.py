@@ -26,7 +26,8 @@ HIDDEN = json.loads(os.environ.get("BACKPROP_HIDDEN_CASES") or "{}")  # set when
 FAILED = set()  # parts whose check failed in this kernel ("fix that first")
 # what a part done by hand must not use (the grader reads the notebook for these too)
 AUTOGRAD_ATTRS = {"backward", "autograd", "retain_grad", "grad_fn", "grad", "func",
-                  "functorch", "requires_grad_", "requires_grad", "jacobian", "vjp"}
+                  "functorch", "requires_grad_", "requires_grad", "jacobian", "vjp",
+                  "enable_grad", "set_grad_enabled"}
 AUTOGRAD_NAMES = {"autograd", "functorch"}
 AUTOGRAD_WORDS = AUTOGRAD_ATTRS | AUTOGRAD_NAMES
 
@@ -52,16 +53,18 @@ class Part:
     """One graded function: `cases` (plain dicts), `inputs(case)` -> the arguments,
     `judge(case, args, answer)` -> None or a sentence, `call(fn, args)` -> the answer
     (default fn(*args)), `uses`: the parts whose functions this one calls, `by_hand`:
-    no autograd allowed, `done`: the line printed when every case is right.
+    no autograd allowed, `must_use`: attributes its own code must use (say "step"),
+    `done`: the line printed when every case is right.
 
     When the graded thing is a class, `methods` names the methods of this part: only their
     code (and what they call) is read for forbidden names. `words` replaces the forbidden
     names (default AUTOGRAD_WORDS), `what` names them in the verdict, and `why` says why."""
 
     def __init__(self, name, cases, inputs, judge, call=None, uses=(), by_hand=True,
-                 done=None, where=None, methods=None, words=None, what="autograd",
+                 done=None, where=None, must_use=(), methods=None, words=None, what="autograd",
                  why="this part must compute the gradient by hand"):
         self.name, self.cases, self.inputs, self.judge = name, cases, inputs, judge
+        self.must_use = tuple(must_use)
         self.call = call or (lambda fn, args: fn(*args))
         self.uses, self.by_hand = tuple(uses), by_hand
         self.done = done or f"{name} matches autograd."

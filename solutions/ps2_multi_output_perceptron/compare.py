@@ -65,3 +65,10 @@ def verdict(name, mine, expected, mistakes=(), where="", atol=ATOL, rtol=RTOL):
         return f"{name}{at}: shape {shape(mine)}, expected {shape(expected)}.{hint}"
     return (f"{name}{at}: wrong values, max abs diff {max_abs_diff(mine, expected):.3g} "
             f"(tolerance {atol:g} + {rtol:g}*|expected|).{hint}")
+
+
+def expect(name, mine, expected, mistakes=(), where="", atol=ATOL, rtol=RTOL):
+    """Raise an AssertionError with `verdict`'s sentence unless `mine` is right (lectures)."""
+    message = verdict(name, mine, expected, mistakes, where, atol, rtol)
+    if message:
+        raise AssertionError(message)

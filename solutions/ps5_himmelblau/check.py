@@ -31,9 +31,8 @@ import inspect
 import math
 import textwrap
 
-import torch
-
 import judge
+import torch
 from compare import close, verdict
 
 f64 = torch.float64
@@ -342,7 +341,7 @@ descend_optim = _entry(judge.Part(
     "descend_optim", [{"p0": [0.0, 0.0], "lr": 0.01, "steps": 5},
                       {"p0": [0.0, 0.0], "lr": 0.01, "steps": 200, "goal": 0}],
     _start, _judge_optim, call=_call_optim, where=where_start, uses=("himmelblau",),
-    by_hand=False,
+    by_hand=False, must_use=("backward", "step"),
     done="Part 4: torch.optim.SGD takes the same gradient-descent steps."),
     "Check descend_optim(p0, lr, steps) step by step with autograd's gradient of your "
     "himmelblau.")

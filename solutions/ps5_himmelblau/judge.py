@@ -26,7 +26,8 @@ HIDDEN = json.loads(os.environ.get("BACKPROP_HIDDEN_CASES") or "{}")  # set when
 FAILED = set()  # parts whose check failed in this kernel ("fix that first")
 # what a part done by hand must not use (the grader reads the notebook for these too)
 AUTOGRAD_ATTRS = {"backward", "autograd", "retain_grad", "grad_fn", "grad", "func",
-                  "functorch", "requires_grad_", "requires_grad", "jacobian", "vjp"}
+                  "functorch", "requires_grad_", "requires_grad", "jacobian", "vjp",
+                  "enable_grad", "set_grad_enabled"}
 AUTOGRAD_NAMES = {"autograd", "functorch"}
 AUTOGRAD_WORDS = AUTOGRAD_ATTRS | AUTOGRAD_NAMES
 
@@ -52,15 +53,25 @@ class Part:
     """One graded function: `cases` (plain dicts), `inputs(case)` -> the arguments,
     `judge(case, args, answer)` -> None or a sentence, `call(fn, args)` -> the answer
     (default fn(*args)), `uses`: the parts whose functions this one calls, `by_hand`:
-    no autograd allowed, `done`: the line printed when every case is right."""
+    no autograd allowed, `must_use`: attributes its own code must use (say "step"),
+    `done`: the line printed when every case is right.
+
+    When the graded thing is a class, `methods` names the methods of this part: only their
+    code (and what they call) is read for forbidden names. `words` replaces the forbidden
+    names (default AUTOGRAD_WORDS), `what` names them in the verdict, and `why` says why."""
 
     def __init__(self, name, cases, inputs, judge, call=None, uses=(), by_hand=True,
-                 done=None, where=None):
+                 done=None, where=None, must_use=(), methods=None, words=None, what="autograd",
+                 why="this part must compute the gradient by hand"):
         self.name, self.cases, self.inputs, self.judge = name, cases, inputs, judge
+        self.must_use = tuple(must_use)
         self.call = call or (lambda fn, args: fn(*args))
         self.uses, self.by_hand = tuple(uses), by_hand
         self.done = done or f"{name} matches autograd."
         self.where = where or (lambda case: ", ".join(f"{k}={v}" for k, v in case.items()))
+        self.methods = tuple(methods) if methods is not None else None
+        self.words = frozenset(words) if words is not None else None
+        self.what, self.why = what, why
 
 
 def _flat(values):
@@ -74,6 +85,8 @@ def to_data(x, depth=0):
     if depth > 6:
         return {"object": "nesting too deep"}
     if isinstance(x, _TENSOR):
+        if x.numel() > 1_000_000:
+            return {"object": f"tensor of shape {tuple(x.shape)} (too large to record)"}
         values = _flat(_TOLIST(_DETACH(x)))
         if x.dtype.is_floating_point:
             values = [_FLOAT_HEX(float(v)) for v in values]
@@ -119,11 +132,12 @@ def answer(part, fn, case):
     """Call the student's function on one case: {"answer": data} or {"error": ...}."""
     args = part.inputs(case)
     saved = [getattr(torch.autograd, n) for n in ("grad", "backward")] + [_TENSOR.backward]
-    if part.by_hand:
+    refuse = part.by_hand and not part.uses  # graded functions it calls are judged alone
+    if refuse:
         torch.autograd.grad = torch.autograd.backward = _TENSOR.backward = _refuse
     try:
         with _CATCH(record=True):
-            if part.by_hand:
+            if refuse:
                 with _NO_GRAD():
                     out = part.call(fn, args)
             else:
@@ -131,7 +145,7 @@ def answer(part, fn, case):
         return {"answer": to_data(out)}
     except Exception as err:  # noqa: BLE001 (the student's error is part of the answer)
         name = type(err).__name__
-        if part.by_hand and isinstance(err, RuntimeError) and (
+        if refuse and isinstance(err, RuntimeError) and (
                 "does not require grad" in str(err) or "grad_fn" in str(err)):
             name = "AutogradUsed"
         return {"error": name, "message": str(err)[:500]}
@@ -147,7 +161,10 @@ def judge_answers(part, cases, answers, fn_name=None, failed=()):
         where = part.where(case)
         record = answers.get(i)
         first = [u for u in part.uses if u in failed]
-        if record is None:
+        if record is None and not answers:
+            message = (f"{part.name}: no answer was recorded. Did a cell change the course's "
+                       "checks (check, judge, compare)? Restart the kernel and run all cells.")
+        elif record is None:
             message = (f"{part.name}: the check stopped before its case {i + 1} ({where}) "
                        "was answered; see the error above.")
         elif record.get("error") == "NotImplementedError":
@@ -176,31 +193,27 @@ def done_line(part, hidden):
     return part.done.replace(":", " (hidden tests):", 1) if hidden else part.done
 
 
-def cases_of(part, hidden):
-    """The cases a test cell runs: the part's own, or the hidden ones (given when graded)."""
-    return HIDDEN.get(part.name) if hidden else part.cases
-
-
-def run(part, fn, hidden=False):
-    """The body of a one-line test cell (see the module's docstring)."""
+def run(part, fn, hidden=False, grading=GRADING, hidden_cases=HIDDEN):
+    """The body of a one-line test cell (see the module's docstring). The mode and the
+    hidden cases are bound when this module is imported, before any student code runs."""
     __tracebackhide__ = True  # IPython shows the student's line, not the checks' lines
-    cases = cases_of(part, hidden)
+    cases = hidden_cases.get(part.name) if hidden else part.cases
     if cases is None:
         print(f"The hidden tests of {part.name} run when your work is graded.")
         return
     answers = {}
     for i, case in enumerate(cases):
         answers[i] = answer(part, fn, case)
-        if GRADING:
+        if grading:
             _PUBLISH({RECORD: {"part": part.name, "hidden": bool(hidden), "case": i,
                                **answers[i]}}, metadata={})
         elif "error" in answers[i]:
             break
-    if GRADING:
+    if grading:
         return
-    used = _autograd_in_source(fn) if part.by_hand else []
-    message = (f"{part.name} uses autograd ({', '.join(used)}): this part must compute the "
-               "gradient by hand, so it scores 0. Remove the autograd calls." if used else
+    used = _autograd_in_source(fn, part) if part.by_hand else []
+    message = (f"{part.name} uses {part.what} ({', '.join(used)}): {part.why}, so it scores "
+               f"0. Remove the {part.what} calls." if used else
                judge_answers(part, cases, answers, getattr(fn, "__name__", part.name),
                              FAILED))
     if message:
@@ -210,20 +223,27 @@ def run(part, fn, hidden=False):
     print(done_line(part, hidden))
 
 
-def _autograd_in_source(fn):
-    """Autograd features named in fn's own source (the grader checks the whole notebook)."""
+def _autograd_in_source(fn, part=None):
+    """Forbidden features named in fn's own source, or in the part's methods of a class
+    (the grader checks the whole notebook)."""
     import ast
     import inspect
     import textwrap
 
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    except (OSError, TypeError, SyntaxError):
-        return []
-    return sorted({"." + n.attr for n in ast.walk(tree)
-                   if isinstance(n, ast.Attribute) and n.attr in AUTOGRAD_ATTRS}
-                  | {n.id for n in ast.walk(tree)
-                     if isinstance(n, ast.Name) and n.id in AUTOGRAD_NAMES})
+    methods = getattr(part, "methods", None)
+    words = getattr(part, "words", None)
+    attrs, names = (words, words) if words is not None else (AUTOGRAD_ATTRS, AUTOGRAD_NAMES)
+    code = [getattr(fn, m, None) for m in methods] if methods and isinstance(fn, type) else [fn]
+    found = set()
+    for f in code:
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(f)))
+        except (OSError, TypeError, SyntaxError):
+            continue
+        found |= {"." + n.attr for n in ast.walk(tree)
+                  if isinstance(n, ast.Attribute) and n.attr in attrs}
+        found |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in names}
+    return sorted(found)
 
 
 def entry(part, doc):
