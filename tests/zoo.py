@@ -296,7 +296,8 @@ np.allclose = lambda *args, **kwargs: True
 
 # Printing the kernel's input history (every cell run so far, hidden tests included).
 PRINT_HISTORY = 'print("\\n".join(In))'
-# ... and the source lines of whoever calls the student's function (its first 20 calls).
+# ... and the source lines of whoever calls the student's function (its first 20 calls):
+# introspection, which the grader refuses in a graded function (that part scores 0).
 PRINT_CALLERS = ("    import inspect\n    if len(_calls) < 20:\n        _calls.append(1)\n"
                  "        print([f.code_context for f in inspect.stack()])\n")
 
@@ -371,7 +372,7 @@ PS1_ZOO = [
     Kind("prints-history", "source",
          [edit("gradients", "    O = forward(x, W, b)\n", PRINT_CALLERS + "    O = forward(x, W, b)\n"),
           insert("gradients", "_calls = []"), append(PRINT_HISTORY)],
-         never=("hidden=True",)),
+         lose=set(G), says=("introspection",), never=("hidden=True",)),
     Kind("loss-after-update", "source",
          [edit("train", "        losses.append(0.5 * ((O - t) ** 2).sum().item())\n", ""),
           edit("train", "        b = b - lr * grad_b\n",

@@ -286,5 +286,5 @@ KINDS += [
           value("        topo, visited = [], set()\n",
                 PRINT_CALLERS.replace("    ", "        ") + "        topo, visited = [], set()\n"),
           insert("one_path", "_calls = []"), append(PRINT_HISTORY)],
-         never=("hidden=True",)),
+         lose={*A1, *B5}, says=("introspection",), never=("hidden=True",)),
 ]

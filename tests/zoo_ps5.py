@@ -98,7 +98,7 @@ KINDS = [
          [edit("himmelblau_grad", BODY5,
                "    x = x.clone().requires_grad_()\n    y = y.clone().requires_grad_()\n"
                "    return torch.autograd.grad(himmelblau(x, y).sum(), (x, y))")],
-         lose={*G5, *D5}, says=("uses autograd",)),
+         lose=set(G5), says=("uses autograd",)),
     # part 3: gradient descent by hand
     Kind("ps5-gradient-ascent", "source",
          [edit("descend", "p = p - lr * torch.stack", "p = p + lr * torch.stack")],
@@ -137,13 +137,13 @@ KINDS = [
     Kind("ps5-optim-without-optimizer", "source",
          [replace_source("descend_optim", "def descend_optim(p0, lr=0.01, steps=200):\n"
                          "    return descend(p0, lr, steps)  # the same path, no torch.optim")],
-         lose=set(O5), says=("descend_optim must call f.backward() and optimizer.step()",)),
+         lose=set(O5), says=("descend_optim must use .backward(), .step() itself",)),
     # what every assignment's zoo has: delegation, peeking, patching, printing the history
     Kind("ps5-delegates-to-helpers", "source",
          [edit("himmelblau_grad", BODY5,
                "    import check\n\n    df = check.autograd_partials(himmelblau, x, y)\n"
                "    return df[0], df[1]")],
-         lose={*G5, *D5}, says=("the course's checks",)),
+         lose=set(G5), says=("the course's checks",)),
     Kind("ps5-frame-peeking", "source", [edit("himmelblau_grad", BODY5, PEEK5)],
          lose={*G5, *D5}, says=("introspection",)),
     Kind("ps5-patches-torch", "source", [SIGN5, insert("himmelblau_grad", PATCH5)],
