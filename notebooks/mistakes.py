@@ -1,7 +1,9 @@
 """The catalogue of typical mistakes: wrong answers built from the same inputs as the right
 one, so a check can name the mistake a student made (``compare.verdict``).
 
-Each ``mistakes_*`` function returns (description, wrong answer) pairs.
+Each ``mistakes_*`` function returns (description, wrong answer) pairs. The right answers
+they start from come from autograd (``_delta``, ``_grad_W``, ``_grad_b`` below), never from
+the formulas the assignments ask for.
 """
 import math
 
@@ -16,6 +18,36 @@ def _unique(entries):
         if not any(close(wrong, other) for _, other in kept):
             kept.append((why, wrong))
     return kept
+
+
+def _grad(f, x):
+    """d sum(f(x)) / dx, by autograd."""
+    x = x.detach().clone().requires_grad_()
+    with torch.enable_grad():
+        (g,) = torch.autograd.grad(f(x).sum(), x)
+    return g.detach()
+
+
+def _delta(O, t):
+    """dE/dz of a sigmoid layer with outputs O = sigmoid(z) and E = 1/2 sum((O - t)**2)."""
+    return _grad(lambda z: 0.5 * (torch.sigmoid(z) - t) ** 2, torch.logit(O))
+
+
+def _sigma_prime(O):
+    """sigma'(z) where O = sigmoid(z)."""
+    return _grad(torch.sigmoid, torch.logit(O))
+
+
+def _grad_W(O_prev, delta):
+    """dE/dW of z = O_prev @ W + b, given delta = dE/dz."""
+    return _grad(lambda W: (O_prev @ W) * delta,
+                 torch.zeros(O_prev.shape[-1], *delta.shape[1:], dtype=delta.dtype))
+
+
+def _grad_b(delta):
+    """dE/db of z = O_prev @ W + b, given delta = dE/dz."""
+    return _grad(lambda b: b * delta, torch.zeros(delta.shape[1:], dtype=delta.dtype))
+
 
 SIGN = "the sign is flipped: use (O - t), not (t - O)"
 NO_SIGMA_PRIME = ("the sigmoid derivative O*(1-O) is missing (O - t is dE/dO; "
@@ -40,7 +72,7 @@ def _scaled(right, n_batch, n_elems):
 
 def mistakes_delta_k(O, t):
     """Wrong versions of delta_k = O(1-O)(O-t), shape (B, K)."""
-    right = O * (1 - O) * (O - t)
+    right = _delta(O, t)
     B = O.shape[0]
     return [(NO_SIGMA_PRIME, O - t), (SIGN, -right),
             (SIGN + ", and " + NO_SIGMA_PRIME, t - O),
@@ -52,22 +84,22 @@ def mistakes_delta_k(O, t):
 
 def mistakes_delta_j(O_j, delta_k, W, O_k=None):
     """Wrong versions of delta_j = (delta_k @ W.T) * O_j(1-O_j); W has shape (J, K)."""
-    back = delta_k @ W.T
-    right = back * O_j * (1 - O_j)
+    back = _grad(lambda o: (o @ W) * delta_k, O_j)  # dE/dO_j
+    right = back * _sigma_prime(O_j)
     out = [(NO_SIGMA_PRIME, back), (SIGN, -right), (BATCH_SUMMED, right.sum(0)),
            (BATCH_SUMMED, right.sum(0, keepdim=True))]
     if W.shape[0] == W.shape[1]:
         out.append(("W was used where W.T is needed (delta_k @ W.T sums over the outputs k)",
-                    (delta_k @ W) * O_j * (1 - O_j)))
+                    (delta_k @ W) * _sigma_prime(O_j)))
     if O_k is not None and O_k.shape == O_j.shape:
         out.append(("the output layer's activations O_k were used where O_j belongs",
-                    back * O_k * (1 - O_k)))
+                    back * _sigma_prime(O_k)))
     return out + _scaled(right, O_j.shape[0], delta_k.numel())
 
 
 def mistakes_grad_W(O_prev, delta):
     """Wrong versions of dE/dW = O_prev.T @ delta, shape (n_in, n_out)."""
-    right = O_prev.T @ delta
+    right = _grad_W(O_prev, delta)
     out = [(SIGN, -right), ("the mean over the batch was taken instead of the sum",
                             right / O_prev.shape[0])]
     transposed = ("the result is transposed: W has shape (n_in, n_out), so dE/dW = "
@@ -76,13 +108,13 @@ def mistakes_grad_W(O_prev, delta):
     if O_prev.shape[0] > 1:
         out.append((("the samples were summed before multiplying: dE/dW is the sum of the "
                       "per-sample outer products, x.T @ delta, not outer(x.sum(0), delta.sum(0))"),
-                     torch.outer(O_prev.sum(0), delta.sum(0))))
+                     torch.outer(O_prev.sum(0), _grad_b(delta))))
     return out
 
 
 def mistakes_grad_b(delta):
     """Wrong versions of dE/db = delta summed over the batch, shape (n_out,)."""
-    right = delta.sum(0)
+    right = _grad_b(delta)
     return [(BATCH_KEPT, delta), (BATCH_KEPT + " (shape (n_out,), not (1, n_out))",
                                   right.reshape(1, -1)),
             ("it was summed over the outputs (dim 1) instead of the samples (dim 0)",
@@ -94,12 +126,12 @@ def mistakes_grad_b(delta):
 def mistakes_output_layer(O_prev, O, t):
     """Wrong dE/dW and dE/db of a sigmoid output layer: every delta_k mistake carried
     through to the gradients, plus the layout mistakes of each gradient."""
-    delta = O * (1 - O) * (O - t)
+    delta = _delta(O, t)
     wrong_W, wrong_b = mistakes_grad_W(O_prev, delta), mistakes_grad_b(delta)
     for why, d in mistakes_delta_k(O, t):
         if d.shape == delta.shape:
-            wrong_W.append((why, O_prev.T @ d))
-            wrong_b.append((why, d.sum(0)))
+            wrong_W.append((why, _grad_W(O_prev, d)))
+            wrong_b.append((why, _grad_b(d)))
     return _unique(wrong_W), _unique(wrong_b)
 
 
@@ -108,7 +140,7 @@ def mistakes_grad_W_mean(x, O, t):
     2/(B*K) for this shape are left out), the sign, the layout, and delta_k's mistakes."""
     B, K = O.shape
     N = B * K
-    G = x.T @ (O * (1 - O) * (O - t))  # dE/dW of the summed loss E
+    G = _grad_W(x, _delta(O, t))  # dE/dW of the summed loss E
     factors = [
         (("that is dE/dW of the summed loss E = 1/2 * sum((O - t)**2); F.mse_loss is a mean "
           "over the B*K elements, so its gradient is 2/(B*K) times that"), 1.0),
@@ -128,25 +160,25 @@ def mistakes_grad_W_mean(x, O, t):
               ("the result is transposed: W has shape (n, K), so the gradient is (n, K) too",
                right.T)]
     return _unique(wrong + [(f"delta is wrong ({why}); fix delta_k in part 1 first",
-                             (2 / N) * (x.T @ d))
+                             (2 / N) * _grad_W(x, d))
                             for why, d in mistakes_delta_k(O, t) if d.shape == O.shape])
 
 
 def mistakes_grad_w_jk(x, O, t, j, k):
     """Wrong dE/dw_jk = sum over the batch of x_j * delta_k, for one weight W[j, k]."""
-    delta = O * (1 - O) * (O - t)
-    right = x[:, j] @ delta[:, k]
+    delta = _delta(O, t)
+    right = _grad_W(x, delta)[j, k]
     (B, n), K = x.shape, O.shape[1]
-    wrong = [(SIGN, -right), (NO_SIGMA_PRIME, x[:, j] @ (O - t)[:, k])]
+    wrong = [(SIGN, -right), (NO_SIGMA_PRIME, _grad_W(x, O - t)[j, k])]
     if K > 1:
         wrong.append((("the deltas of all outputs were added: w_jk feeds only output node k, "
-                       "so only delta_k appears"), x[:, j] @ delta.sum(1)))
+                       "so only delta_k appears"), _grad_W(x, delta.sum(1, keepdim=True))[j, 0]))
     if n > 1:
         wrong.append((("the inputs of all nodes were added: w_jk starts at input node j, "
-                       "so only x_j appears"), x.sum(1) @ delta[:, k]))
+                       "so only x_j appears"), _grad_W(x.sum(1, keepdim=True), delta)[0, k]))
     if j != k and k < n and j < K:
         wrong.append(("j and k are swapped: w_jk = W[j, k] goes from input j to output k",
-                      x[:, k] @ delta[:, j]))
+                      _grad_W(x, delta)[k, j]))
     if B > 1:
         wrong.append(("the mean over the batch was taken instead of the sum", right / B))
     return wrong
