@@ -12,6 +12,7 @@ process: the ratios hold when the machine's speed drifts; absolute seconds do no
 """
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -25,7 +26,7 @@ import nbformat
 import zoo
 from nbclient import NotebookClient
 
-from grader import classgrade
+from grader import classgrade, verdict
 from grader import course as coursedir
 
 BIN = Path(sys.executable).parent
@@ -83,6 +84,10 @@ def main():
             students = build(course, a, n)
             courses[name] = course
         plain = courses["nbgrader"]
+        # plain nbgrader judges in the kernel; it gets the hidden cases as the sandbox would
+        # (without them a hidden check only says it runs when graded, and scores)
+        os.environ["BACKPROP_HIDDEN_CASES"] = json.dumps(
+            verdict.hidden_cases(plain / "source" / a))
         t_plain = sum(timed([BIN / "nbgrader", *args], plain) for args in (
             ["autograde", a, "--force"], ["generate_feedback", a, "--force"],
             ["export", "--to", str(plain / "grades.csv")]))
@@ -90,8 +95,24 @@ def main():
         t_ours = timed([sys.executable, "-E", "-s", "-m", "grader", "grade", a, "--course",
                         str(ours), "--jobs", str(opts.jobs)], ROOT)
         floor = alone(plain, a, students)
-        same = all(classgrade.scores(plain, a, s) == classgrade.scores(ours, a, s)
-                   for s in students)
+        # hidden cells whose judge lives only in the grader-only referee.py cannot be judged
+        # in the kernel: plain nbgrader is compared with the grader on every other cell
+        judges = getattr(verdict.load(plain / "source" / a)[1], "JUDGES", {})
+        source = nbformat.read(plain / "source" / a / f"{a}.ipynb", as_version=4)
+        referee_only = {c.metadata["nbgrader"]["grade_id"] for c in source.cells
+                        if any(h and part in judges for part, _, h in verdict.test_calls(c.source))}
+
+        def comparable(scores):
+            return {g: v for g, v in scores.items() if g not in referee_only}
+
+        differ = {s: (comparable(classgrade.scores(plain, a, s)),
+                      comparable(classgrade.scores(ours, a, s)))
+                  for s in students if comparable(classgrade.scores(plain, a, s))
+                  != comparable(classgrade.scores(ours, a, s))}
+        same = not differ
+        for s, (theirs, mine) in differ.items():
+            print(f"{s}: " + ", ".join(f"{g} {theirs[g][0]} vs {mine.get(g, (None,))[0]}"
+                                       for g in theirs if theirs[g] != mine.get(g)))
         state = json.loads(classgrade.state_path(ours, a).read_text())
         per_task = sum(state[s]["seconds"] for s in students) / n
     mean_floor = sum(floor) / n
@@ -105,7 +126,8 @@ def main():
     print(f"  one submission in a worker (sandbox, autograde, feedback): {per_task:.2f} s = "
           f"{per_task / mean_floor:.2f}x the floor")
     print(f"  plain nbgrader per submission: {t_plain / n / mean_floor:.2f}x the floor")
-    print(f"  identical per-cell scores: {same}")
+    print(f"  identical per-cell scores: {same} (every cell but {sorted(referee_only)}, whose "
+          "hidden judge only the grader has)")
     return 0 if same else 1
 
 

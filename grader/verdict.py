@@ -187,17 +187,12 @@ def _part_of_class(cls, methods):
     return chosen
 
 
-def forbidden(nb, fn_name, helpers, words=frozenset(), graded=frozenset(), methods=None,
-              names=None):
-    """What the function `fn_name`, and every function of the notebook it uses, must not
-    use: the autograd `words` (as attributes, imports or strings; as plain names only those
-    in `names`, by default all of them: a graded function may be called backward), the
-    course's helper modules `helpers`, code built at run time. Other `graded` functions it
-    calls are judged on their own, so not followed. For a class, `methods` limits the check
-    to those methods (and what they call).
-    Returns a sorted list of the names found (empty: nothing forbidden)."""
-    names = words if names is None else names
-    defs, found, seen, todo = _student_code(nb), set(), set(), [fn_name]
+def _closure(nb, fn_name, graded=frozenset(), methods=None):
+    """(node, names local where it stands) for every node of the function `fn_name` and of
+    every function of the notebook it uses; other `graded` functions are judged on their
+    own, so not followed. For a class, `methods` limits it to those methods (and what
+    they call)."""
+    defs, seen, todo = _student_code(nb), set(), [fn_name]
     while todo:
         name = todo.pop()
         if name in seen:
@@ -208,51 +203,50 @@ def forbidden(nb, fn_name, helpers, words=frozenset(), graded=frozenset(), metho
             if isinstance(top, ast.ClassDef) and name == fn_name and methods is not None:
                 tops = _part_of_class(top, methods)
             for node, local in (pair for t in tops for pair in _scopes(t)):
-                if isinstance(node, (ast.Import, ast.ImportFrom)):
-                    modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
-                        [a.name for a in node.names]
-                    for m in modules:
-                        root = m.split(".")[0]
-                        if root in helpers or root in RUNTIME:
-                            found.add(f"import {m}")
-                        if any(p in words for p in m.split(".")):
-                            found.add(f"import {m}")
-                    if isinstance(node, ast.ImportFrom):
-                        found.update(a.name for a in node.names if a.name in words)
-                elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
-                        node.func.id in ("getattr", "setattr") and len(node.args) > 1 and \
-                        not isinstance(node.args[1], ast.Constant):
-                    found.add(f"{node.func.id} with a computed name")
-                elif isinstance(node, ast.Attribute) and (node.attr in words
-                                                          or node.attr in RUNTIME):
-                    found.add("." + node.attr)
-                elif isinstance(node, ast.Name) and node.id not in local:
-                    if node.id in names or node.id in helpers or node.id in RUNTIME:
-                        found.add(node.id)
-                    elif node.id in defs and node.id not in graded and not (
-                            node.id == fn_name and methods is not None):
-                        todo.append(node.id)
-                elif isinstance(node, ast.Constant) and node.value in words:
-                    found.add(repr(node.value))
+                if isinstance(node, ast.Name) and node.id not in local and node.id in defs \
+                        and node.id not in graded \
+                        and not (node.id == fn_name and methods is not None):
+                    todo.append(node.id)
+                yield node, local
+
+
+def forbidden(nb, fn_name, helpers, words=frozenset(), graded=frozenset(), methods=None,
+              names=None):
+    """What the function `fn_name`, and every function of the notebook it uses (see
+    `_closure`), must not use: the autograd `words` (as attributes, imports or strings; as
+    plain names only those in `names`, by default all of them: a graded function may be
+    called backward), the course's helper modules `helpers`, code built at run time.
+    Returns a sorted list of the names found (empty: nothing forbidden)."""
+    names = words if names is None else names
+    found = set()
+    for node, local in _closure(nb, fn_name, graded, methods):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [a.name for a in node.names]
+            for m in modules:
+                if m.split(".")[0] in helpers | RUNTIME or any(p in words for p in m.split(".")):
+                    found.add(f"import {m}")
+            if isinstance(node, ast.ImportFrom):
+                found.update(a.name for a in node.names if a.name in words)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+                node.func.id in ("getattr", "setattr") and len(node.args) > 1 and \
+                not isinstance(node.args[1], ast.Constant):
+            found.add(f"{node.func.id} with a computed name")
+        elif isinstance(node, ast.Attribute) and (node.attr in words or node.attr in RUNTIME):
+            found.add("." + node.attr)
+        elif isinstance(node, ast.Name) and node.id not in local and (
+                node.id in names or node.id in helpers or node.id in RUNTIME):
+            found.add(node.id)
+        elif isinstance(node, ast.Constant) and node.value in words:
+            found.add(repr(node.value))
     return sorted(found)
 
 
 def attributes(nb, fn_name, graded=frozenset()):
     """The attribute names the function `fn_name` (and the notebook's functions it calls,
     graded ones aside) uses, read from the notebook's source."""
-    defs, seen, todo, found = _student_code(nb), set(), [fn_name], set()
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        for top in defs.get(name, []):
-            for node in ast.walk(top):
-                if isinstance(node, ast.Attribute):
-                    found.add(node.attr)
-                elif isinstance(node, ast.Name) and node.id in defs and node.id not in graded:
-                    todo.append(node.id)
-    return found
+    return {node.attr for node, _ in _closure(nb, fn_name, graded)
+            if isinstance(node, ast.Attribute)}
 
 
 def _records(cell, record_type):
