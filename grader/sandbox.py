@@ -14,12 +14,22 @@ Each grading kernel runs
 The grader talks to the kernel over Unix sockets in that channels folder. Once the kernel
 is up, the folder is made read-only for the kernel's user, so nothing can be written
 outside the size-limited tmpfs.
+
+As root, kernels start warm: the sandbox is made the same way around a placeholder, and the
+kernel is forked into it by this worker's fork server, which has imported torch once
+(grader/forkserver.py; BP_COLD_KERNELS=1 turns it off).
 """
+import asyncio
+import json
 import os
+import select
 import shutil
+import socket
 import subprocess
 import sys
 import sysconfig
+import tempfile
+import time
 import typing
 from pathlib import Path
 
@@ -93,12 +103,23 @@ def _link(path, binds, done):
     return []
 
 
-def argv(command, channels, notebook=None, helpers=(), slot=0, env=None):
+def environment(env=None):
+    """The whole environment of a kernel in the sandbox: nothing of the grader's, plus `env`."""
+    return {"HOME": HOME, "USER": "student", "LOGNAME": "student", "LANG": "C.UTF-8",
+            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "TMPDIR": "/tmp",
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+            "MPLCONFIGDIR": f"{HOME}/.mpl", "IPYTHONDIR": f"{HOME}/.ipython",
+            "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
+            **(env or {})}
+
+
+def argv(command, channels, notebook=None, helpers=(), slot=0, env=None, info_fd=None):
     """The full command line that runs `command` (a kernel) in the sandbox, with `env`
-    added to its environment."""
+    added to its environment (and bwrap's --info-fd, the sandbox's first process id)."""
     root = os.geteuid() == 0
     uid = BASE_UID + slot
-    args = [bwrap(), "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net",
+    args = [bwrap(), *(["--info-fd", str(info_fd)] if info_fd is not None else []),
+            "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net",
             "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--clearenv",
             "--hostname", "sandbox"]
     if not root:
@@ -131,13 +152,7 @@ def argv(command, channels, notebook=None, helpers=(), slot=0, env=None):
     if notebook:
         args += ["--ro-bind", str(notebook), f"{WORK}/{Path(notebook).name}"]
     args += _parents([channels], done) + ["--bind", str(channels), str(channels)]
-    env = {"HOME": HOME, "USER": "student", "LOGNAME": "student", "LANG": "C.UTF-8",
-           "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "TMPDIR": "/tmp",
-           "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-           "MPLCONFIGDIR": f"{HOME}/.mpl", "IPYTHONDIR": f"{HOME}/.ipython",
-           "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
-           **(env or {})}
-    for key, value in env.items():
+    for key, value in environment(env).items():
         args += ["--setenv", key, value]
     args += ["--chdir", WORK]
     inner = ["prlimit", *(f"{k}={v}" for k, v in LIMITS.items()), "--", *command]
@@ -196,7 +211,45 @@ class SandboxKernelManager(AsyncKernelManager):
         kw.update(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                   stderr=subprocess.DEVNULL, close_fds=True)
         kw.pop("env", None)  # bwrap --clearenv sets the kernel's environment
+        server = ForkServer.mine()
+        if server is not None:
+            try:
+                return await self._launch_warm(server, kw)
+            except (OSError, RuntimeError, ValueError) as err:
+                self.log.warning("warm kernel failed (%s); starting a cold one", err)
+                await self._stop_holder()
         return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    async def _launch_warm(self, server, kw):
+        """The sandbox around a placeholder, then the kernel forked into it."""
+        spec = self.spec
+        ready = Path(spec["channels"]) / ".sandbox-ready"
+        read, write = os.pipe()
+        holder = argv(["/bin/sh", "-c", ': > "$0" && exec sleep infinity', str(ready)],
+                      spec["channels"], spec.get("notebook"), spec.get("helpers", ()),
+                      spec.get("slot", 0), spec.get("env"), info_fd=write)
+        try:
+            await super()._async_launch_kernel(holder, **kw, pass_fds=(write,))
+        finally:
+            os.close(write)
+        with os.fdopen(read, "rb") as info:
+            ns_pid = _first_json(info)["child-pid"]
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            if self.provisioner.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the sandbox did not start")
+            await asyncio.sleep(0.005)
+        pid = server.start({
+            "ns_pid": ns_pid, "uid": BASE_UID + spec.get("slot", 0), "cwd": WORK,
+            "env": {**environment(spec.get("env")), "PWD": WORK}, "limits": LIMITS,
+            "connection_file": self.connection_file})
+        self.provisioner.process = WarmKernel(self.provisioner.process, pid)
+
+    async def _stop_holder(self):
+        process = getattr(self.provisioner, "process", None)
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
 
     def write_connection_file(self, **kwargs):
         super().write_connection_file(**kwargs)
@@ -218,3 +271,115 @@ class UnsafeKernelManager(AsyncKernelManager):
         cmd = super().format_kernel_cmd(extra_arguments)
         return ["prlimit", *(f"{k}={v}" for k, v in LIMITS.items() if k != "--nproc"), "--",
                 *cmd]
+
+
+# --- warm kernels (grader/forkserver.py) -----------------------------------------------
+
+def _first_json(stream):
+    """The first JSON object written to `stream` (bwrap's --info-fd)."""
+    data = b""
+    while True:
+        chunk = stream.read1(4096) if hasattr(stream, "read1") else stream.read(4096)
+        if not chunk:
+            raise RuntimeError("bubblewrap exited before it said which process is the sandbox")
+        data += chunk
+        try:
+            return json.loads(data)
+        except ValueError:
+            continue
+
+
+class ForkServer:
+    """This process's fork server (grader/forkserver.py), started on first use: as root,
+    with the sandbox available, unless BP_COLD_KERNELS=1. mine() is None where kernels
+    start cold."""
+
+    _servers: typing.ClassVar[dict] = {}  # pid of the owning process -> server or None
+
+    @classmethod
+    def mine(cls):
+        pid = os.getpid()
+        if pid not in cls._servers:
+            cls._servers.clear()  # a forked worker does not inherit its parent's server
+            usable = os.geteuid() == 0 and os.environ.get("BP_COLD_KERNELS") != "1" \
+                and hasattr(os, "pidfd_open")
+            try:
+                cls._servers[pid] = cls() if usable else None
+            except (OSError, RuntimeError) as err:
+                print(f"warm kernels are off: the fork server did not start ({err})",
+                      file=sys.stderr)
+                cls._servers[pid] = None
+        return cls._servers[pid]
+
+    def __init__(self):
+        self.sock, theirs = socket.socketpair()
+        home = tempfile.mkdtemp(prefix="bp-forkserver-")
+        env = {**environment(), "HOME": home, "MPLCONFIGDIR": home, "IPYTHONDIR": home}
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-s", str(Path(__file__).with_name("forkserver.py")),
+                 str(theirs.fileno())], pass_fds=(theirs.fileno(),), env=env, cwd="/",
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            theirs.close()
+            self.replies = self.sock.makefile("rb")
+            self.sock.settimeout(300)
+            if not json.loads(self.replies.readline() or b"{}").get("ready"):
+                raise RuntimeError("it exited while importing")
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+
+    def start(self, request):
+        """The pid of a kernel forked into the sandbox of request["ns_pid"]."""
+        self.sock.sendall(json.dumps(request).encode() + b"\n")
+        reply = json.loads(self.replies.readline() or b'{"error": "the fork server died"}')
+        if "error" in reply:
+            raise RuntimeError(reply["error"])
+        return reply["pid"]
+
+
+class WarmKernel:
+    """A forked kernel as jupyter_client sees a kernel's process. It is not the grader's
+    child: it is alive while both it and its sandbox's placeholder are, and stopping it
+    (or its exit) stops the placeholder, whose PID namespace takes every process with it."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, holder, pid):
+        self.holder, self.pid = holder, holder.pid
+        try:
+            self.pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            self.pidfd = None  # it has already exited
+
+    @property
+    def returncode(self):
+        return self.poll()
+
+    def poll(self):
+        if self.holder.poll() is None:
+            if self.pidfd is not None and not select.select([self.pidfd], [], [], 0)[0]:
+                return None
+            self.holder.kill()
+            self.holder.wait()
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
+        return self.holder.returncode
+
+    def wait(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired("kernel", timeout)
+            if self.pidfd is not None:
+                select.select([self.pidfd], [], [], 0.05)
+        return self.holder.returncode
+
+    def send_signal(self, signum):
+        self.holder.send_signal(signum)
+
+    def kill(self):
+        self.holder.kill()
+
+    def terminate(self):
+        self.holder.terminate()

@@ -1,5 +1,6 @@
 """The sandbox refuses to be skipped silently, and the feedback sanitizer keeps nothing
 executable (fast checks; the zoo checks the same through real grading)."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -85,3 +86,99 @@ def test_a_venv_reached_through_a_symlink_runs_in_the_sandbox(tmp_path, monkeypa
                          capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == str(link)
+
+
+PROBE = r'''
+import json, os, resource, socket, sys
+status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+seen = {key: status[key].strip() for key in ("Uid", "Gid", "Groups", "CapInh", "CapPrm",
+                                              "CapEff", "CapBnd", "CapAmb", "NoNewPrivs")}
+seen["preloaded"] = sorted(m for m in ("torch", "numpy", "matplotlib") if m in sys.modules)
+seen["grader"] = sorted(m for m in sys.modules if m.split(".")[0] in
+                        ("grader", "nbgrader", "nbclient", "sqlalchemy", "referee", "check"))
+seen["limits"] = {name: resource.getrlimit(getattr(resource, "RLIMIT_" + name))[1]
+                  for name in ("AS", "CPU", "FSIZE", "NPROC", "CORE")}
+seen["cwd"], seen["env"], seen["host"] = os.getcwd(), dict(os.environ), socket.gethostname()
+seen["path"] = sys.path
+seen["mounts"] = sorted(" ".join(line.split()[4:6]) for line in open("/proc/self/mountinfo")
+                        if "/bp-channels-" not in line)
+seen["net"] = sorted(line.split(":")[0].strip() for line in open("/proc/net/dev").readlines()[2:])
+seen["others"] = sorted(os.path.basename(open(f"/proc/{p}/cmdline", "rb").read().split(b"\0")[0])
+                        .decode() for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid())
+def target(fd):
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}").split("[")[0].split(":")[0]
+    except OSError:  # the folder listing's own descriptor, closed since
+        return None
+seen["fds"] = sorted({target(fd) for fd in os.listdir("/proc/self/fd")} - {None})
+print(json.dumps(seen, sort_keys=True))
+'''
+
+
+async def _probe_kernel(tmp_path, warm, slot=1):
+    """What a probe cell sees in a sandboxed kernel started warm (forked) or cold."""
+    import asyncio  # noqa: F401 (the kernel manager's loop)
+    import json
+    import os
+    import tempfile
+
+    os.environ["BP_COLD_KERNELS"] = "0" if warm else "1"
+    sandbox.ForkServer._servers.clear()
+    channels = Path(tempfile.mkdtemp(prefix="bp-channels-", dir=tmp_path))
+    channels.chmod(0o733)
+    spec = {"channels": str(channels), "slot": slot, "env": {"BACKPROP_GRADING": "1"},
+            "helpers": {"compare.py": grading.ROOT / "notebooks" / "compare.py"}}
+    km = type("ProbeKernelManager", (sandbox.SandboxKernelManager,), {"spec": spec})(
+        kernel_name="python3")
+    await km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    try:
+        await kc.wait_for_ready(timeout=120)
+        channels.chmod(0o711)
+        warm_process = isinstance(km.provisioner.process, sandbox.WarmKernel)
+        out = []
+        await kc.execute_interactive(PROBE, timeout=120, output_hook=lambda m: out.append(
+            m["content"].get("text", "") if m["msg_type"] == "stream" else
+            "\n".join(m["content"].get("traceback", []))))
+    finally:
+        await km.shutdown_kernel(now=True)
+        kc.stop_channels()
+        os.environ.pop("BP_COLD_KERNELS", None)
+        server = sandbox.ForkServer._servers.get(os.getpid())
+        if server is not None:
+            server.process.kill()
+            server.process.wait()
+        sandbox.ForkServer._servers.clear()
+    assert not await km.is_alive()
+    return warm_process, json.loads("".join(out))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="warm kernels are forked only when grading as root")
+def test_a_warm_kernel_is_sandboxed_like_a_cold_one(tmp_path):
+    """Is a kernel forked from the fork server (torch already imported) confined exactly as a
+    kernel started cold: the same user with no capability, limits, mounts, environment,
+    network and folder, nothing of the grader in memory, and no process of the grader
+    (the fork server included) in sight?"""
+    import asyncio
+
+    warm_used, warm = asyncio.run(_probe_kernel(tmp_path, warm=True))
+    cold_used, cold = asyncio.run(_probe_kernel(tmp_path, warm=False))
+    assert warm_used and not cold_used
+    assert warm.pop("preloaded") == ["matplotlib", "numpy", "torch"]
+    assert cold.pop("preloaded") == []
+    # the placeholder of the sandbox is the one more process a warm kernel sees
+    others = (warm.pop("others"), cold.pop("others"))
+    assert others == (["bwrap", "sleep"], ["bwrap"]), others
+    # cold kernels keep the bounding set (setpriv cannot empty it); warm ones empty it
+    assert warm.pop("CapBnd") == "0000000000000000"
+    cold.pop("CapBnd")
+    assert set(warm["env"].items()) ^ set(cold["env"].items()) == set()
+    assert warm == cold
+    uid = str(sandbox.BASE_UID + 1)
+    assert warm["Uid"].split() == [uid] * 4 and warm["Gid"].split() == [uid] * 4
+    assert {warm[k] for k in ("CapInh", "CapPrm", "CapEff", "CapAmb")} == {"0000000000000000"}
+    assert warm["NoNewPrivs"] == "1" and warm["Groups"] == ""
+    assert warm["grader"] == [] and warm["net"] == ["lo"] and warm["cwd"] == sandbox.WORK
+    assert warm["limits"] == {k[2:].upper(): v for k, v in sandbox.LIMITS.items()}
+    assert warm["env"]["BACKPROP_GRADING"] == "1" and warm["env"]["HOME"] == sandbox.HOME

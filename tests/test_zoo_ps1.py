@@ -12,6 +12,9 @@ from zootests import *
 from zootests import _feedback_text
 
 A = zoo.PS1
+# seconds per cell: ps1's cells take under a second, so its infinite loop (three test
+# cells call it) need not cost 3 x 40 s of a worker
+TIMEOUT = 15
 
 
 def test_bad_lms_members_are_skipped_by_name(graded):

@@ -273,8 +273,9 @@ judge.GRADING = False
 # frames of its callers (the old checks computed it there, before calling the student).
 PEEK = '''
     import inspect
-    for frame in inspect.stack():
-        for value in frame.frame.f_locals.values():
+    frame = inspect.currentframe()  # a walk up the callers (inspect.stack() reads sources: slow)
+    while (frame := frame.f_back) is not None:
+        for value in list(frame.f_locals.values()):
             if isinstance(value, dict) and "grad_W" in value:
                 return value["grad_W"][0], value["grad_b"][0]
     return torch.zeros_like(W), torch.zeros_like(b)

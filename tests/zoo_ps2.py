@@ -66,8 +66,9 @@ FRAME_PEEKING = '''    import inspect
                 return found
         return None
 
-    for frame in inspect.stack()[1:]:
-        for scope in (frame.frame.f_locals, frame.frame.f_globals):
+    frame = inspect.currentframe()
+    while (frame := frame.f_back) is not None:
+        for scope in (frame.f_locals, frame.f_globals):
             found = search(dict(scope))
             if found is not None:
                 return found.clone()

@@ -21,8 +21,9 @@ LOSS = "        losses.append(loss(forward(x, Ws, bs)[-1], t))\n"
 # delta_k returns whatever tensor of its shape it finds in its callers' frames
 PEEK = """    import inspect
 
-    for info in inspect.stack()[1:]:
-        for value in list(info.frame.f_locals.values()):
+    frame = inspect.currentframe()
+    while (frame := frame.f_back) is not None:
+        for value in list(frame.f_locals.values()):
             for v in value if isinstance(value, (tuple, list)) else [value]:
                 if isinstance(v, torch.Tensor) and v.shape == O_k.shape and v is not O_k \\
                         and v is not t:

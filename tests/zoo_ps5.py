@@ -20,7 +20,7 @@ SIGN5 = edit("himmelblau_grad", GRAD5, "    return -(4 * x * a + 2 * c), -(2 * a
 PEEK5 = '''    import inspect
     import sys
 
-    frames, frame = [info.frame for info in inspect.stack()], sys._getframe(1)
+    frames, frame = [inspect.currentframe()], sys._getframe(1)
     while frame is not None:
         frames.append(frame)
         frame = frame.f_back

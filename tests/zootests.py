@@ -28,7 +28,9 @@ from conftest import (
 
 from grader import report
 
-TIMEOUT = 40  # per cell (ps4's hidden training takes 13-42 s on a loaded 2-core machine); the infinite loop costs this per test cell that calls it
+# seconds per cell, unless the module sets TIMEOUT: ps4's hidden training takes 13-42 s on a
+# loaded 2-core machine; ps1's infinite loop costs this per test cell that calls it
+TIMEOUT = 40
 PYTHON_DIRS = sorted({Path(sys.prefix), Path(sys.base_prefix)})
 
 
@@ -69,7 +71,7 @@ def _lms_archive(course, a):
     (archive / "broken.zip").write_bytes(b"PK not a zip")
 
 
-def _grade_zoo(a, course):
+def _grade_zoo(a, course, timeout=TIMEOUT):
     bases = {"source": zoo.read(notebook("source", a)),
              "release": zoo.read(course / "release" / a / f"{a}.ipynb")}
     for kind in zoo.ZOOS[a]:
@@ -88,7 +90,7 @@ def _grade_zoo(a, course):
     _lms_archive(course, a)
     before = _hashes(course / "source", course / "submitted")
     lines = []
-    failed = classgrade.grade_class(course, a, jobs=2, timeout=TIMEOUT, log=lines.append)
+    failed = classgrade.grade_class(course, a, jobs=2, timeout=timeout, log=lines.append)
     after = _hashes(course / "source", course / "submitted")
     return {"a": a, "course": course, "failed": failed, "lines": lines,
             "before": before, "after": after, "leftovers": _leftovers(), "planted": _planted()}
@@ -108,7 +110,7 @@ def a(request):
 
 
 @pytest.fixture(scope="module")
-def graded(course_factory, tmp_path_factory):
+def graded(course_factory, tmp_path_factory, request):
     """graded(a): the zoo of assignment `a`, autograded once per test module, with the
     grader's temporary folder inside the test's own scratch folder."""
     done = {}
@@ -118,7 +120,8 @@ def graded(course_factory, tmp_path_factory):
             scratch = tmp_path_factory.mktemp(f"tmp-{a}")
             saved, tempfile.tempdir = tempfile.tempdir, str(scratch)
             try:
-                done[a] = _grade_zoo(a, course_factory(a))
+                done[a] = _grade_zoo(a, course_factory(a),
+                                     getattr(request.module, "TIMEOUT", TIMEOUT))
             finally:
                 tempfile.tempdir = saved
             done[a]["left_in_tmp"] = sorted(p.name for p in scratch.iterdir())
