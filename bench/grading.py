@@ -5,9 +5,10 @@
 Builds N submissions of the assignment from the zoo (half correct, half untouched), grades
 them with plain nbgrader (`nbgrader autograde`, `generate_feedback`, `export`, one student
 after the other, no sandbox) and with the course's grader (`python -m grader grade`, in the
-sandbox, --jobs at once), checks that every per-cell score is identical, and prints both
-times, their ratio, and each grader's time per submission against the floor: executing
-the same notebook alone (a kernel, the notebook's cells, nothing else). One run, one
+sandbox, --jobs at once; once more with every kernel started cold, BP_COLD_KERNELS=1),
+checks that every per-cell score is identical, and prints the times, their ratios, and
+each grader's time per submission against the floor: executing the same notebook alone (a
+kernel, the notebook's cells, nothing else). One run, one
 process: the ratios hold when the machine's speed drifts; absolute seconds do not.
 """
 import argparse
@@ -48,9 +49,10 @@ def build(course, a, n):
     return students
 
 
-def timed(cmd, cwd):
+def timed(cmd, cwd, **env):
     start = time.perf_counter()
-    run = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    run = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False,
+                         env={**os.environ, **env})
     if run.returncode != 0:
         raise SystemExit(f"{' '.join(map(str, cmd))} failed:\n{run.stderr[-2000:]}")
     return time.perf_counter() - start
@@ -78,7 +80,7 @@ def main():
     a, n = opts.assignment, opts.n
     with tempfile.TemporaryDirectory(prefix="bp-bench-") as tmp:
         courses = {}
-        for name in ("nbgrader", "grader"):
+        for name in ("nbgrader", "grader", "cold"):
             course = coursedir.new_course(Path(tmp) / name, [a])
             coursedir.generate_release(course, a)
             students = build(course, a, n)
@@ -91,9 +93,16 @@ def main():
         t_plain = sum(timed([BIN / "nbgrader", *args], plain) for args in (
             ["autograde", a, "--force"], ["generate_feedback", a, "--force"],
             ["export", "--to", str(plain / "grades.csv")]))
-        ours = courses["grader"]
-        t_ours = timed([sys.executable, "-E", "-s", "-m", "grader", "grade", a, "--course",
-                        str(ours), "--jobs", str(opts.jobs)], ROOT)
+        ours, cold = courses["grader"], courses["cold"]
+
+        def grade(course, **env):
+            return timed([sys.executable, "-E", "-s", "-m", "grader", "grade", a, "--course",
+                          str(course), "--jobs", str(opts.jobs)], ROOT, **env)
+
+        t_cold = grade(cold, BP_COLD_KERNELS="1")
+        t_ours = grade(ours)
+        warm_is_cold = all(classgrade.scores(ours, a, s) == classgrade.scores(cold, a, s)
+                           for s in students)
         floor = alone(plain, a, students)
         # hidden cells whose judge lives only in the grader-only referee.py cannot be judged
         # in the kernel: plain nbgrader is compared with the grader on every other cell
@@ -121,14 +130,18 @@ def main():
           f"{t_plain / n:5.2f} s per submission")
     print(f"  python -m grader grade (sandboxed):       {t_ours:7.1f} s  "
           f"{t_ours / n:5.2f} s per submission")
-    print(f"  speed-up against plain nbgrader: {t_plain / t_ours:.2f}x")
+    print(f"  the same, every kernel started cold:      {t_cold:7.1f} s  "
+          f"{t_cold / n:5.2f} s per submission")
+    print(f"  speed-up against plain nbgrader: {t_plain / t_ours:.2f}x "
+          f"(kernels started cold: {t_plain / t_cold:.2f}x)")
     print(f"  notebook alone (the floor): {mean_floor:.2f} s per submission")
     print(f"  one submission in a worker (sandbox, autograde, feedback): {per_task:.2f} s = "
           f"{per_task / mean_floor:.2f}x the floor")
     print(f"  plain nbgrader per submission: {t_plain / n / mean_floor:.2f}x the floor")
     print(f"  identical per-cell scores: {same} (every cell but {sorted(referee_only)}, whose "
           "hidden judge only the grader has)")
-    return 0 if same else 1
+    print(f"  warm and cold kernels give identical per-cell scores on every cell: {warm_is_cold}")
+    return 0 if same and warm_is_cold else 1
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
 import typing
 from pathlib import Path
@@ -295,10 +296,19 @@ class ForkServer:
     start cold."""
 
     _servers: typing.ClassVar[dict] = {}  # pid of the owning process -> server or None
+    _lock = threading.Lock()  # a Dask worker may run tasks in several threads
 
     @classmethod
     def mine(cls):
+        with cls._lock:
+            return cls._mine()
+
+    @classmethod
+    def _mine(cls):
         pid = os.getpid()
+        server = cls._servers.get(pid)
+        if server is not None and server.process.poll() is not None:
+            del cls._servers[pid]  # it died (with the thread that started it): start another
         if pid not in cls._servers:
             cls._servers.clear()  # a forked worker does not inherit its parent's server
             usable = os.geteuid() == 0 and os.environ.get("BP_COLD_KERNELS") != "1" \
@@ -330,8 +340,9 @@ class ForkServer:
 
     def start(self, request):
         """The pid of a kernel forked into the sandbox of request["ns_pid"]."""
-        self.sock.sendall(json.dumps(request).encode() + b"\n")
-        reply = json.loads(self.replies.readline() or b'{"error": "the fork server died"}')
+        with self._lock:
+            self.sock.sendall(json.dumps(request).encode() + b"\n")
+            reply = json.loads(self.replies.readline() or b'{"error": "the fork server died"}')
         if "error" in reply:
             raise RuntimeError(reply["error"])
         return reply["pid"]
