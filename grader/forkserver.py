@@ -10,8 +10,10 @@ student. As root, a worker instead starts this fork server once:
 2. Each student's sandbox is made by bubblewrap exactly as for a cold kernel (sandbox.argv:
    the same namespaces, mounts, user and limits), around a placeholder (`sleep`).
 3. For each kernel the server forks. The child enters the sandbox's namespaces (setns:
-   cgroup, IPC, UTS, network, PID, then mount, which makes the sandbox's root its root)
-   and forks the kernel into the sandbox's PID namespace. The kernel starts a session,
+   cgroup, IPC, UTS, network, PID, then mount, which makes the sandbox's root its root;
+   it stops if its root is still the host's) and forks the kernel into the sandbox's PID
+   namespace. The grader asks for this only once the placeholder runs: bwrap starts it
+   when the sandbox is complete. The kernel starts a session,
    takes the sandbox's limits, drops to the sandbox's user with no capability (the bounding
    set emptied, no_new_privs; it checks /proc/self/status and stops if any is left),
    closes every other file descriptor, takes the sandbox's environment and folder, and
@@ -60,9 +62,13 @@ def _enter(ns_pid):
         raise RuntimeError("the sandbox has a user namespace of its own")
     if not any(name == "mnt" for name, _ in fds) or not any(name == "pid" for name, _ in fds):
         raise RuntimeError("the sandbox shares the grader's mount or PID namespace")
+    host_root = os.stat("/")
     for name, fd in fds:
         _check(LIBC.setns(fd, 0), f"setns {name}")
         os.close(fd)
+    root = os.stat("/")
+    if (root.st_dev, root.st_ino) == (host_root.st_dev, host_root.st_ino):
+        raise RuntimeError("the sandbox's root is the host's: it was not complete")
 
 
 def _drop(uid):

@@ -22,6 +22,7 @@ kernel is forked into it by this worker's fork server, which has imported torch 
 import asyncio
 import json
 import os
+import secrets
 import select
 import shutil
 import socket
@@ -224,7 +225,9 @@ class SandboxKernelManager(AsyncKernelManager):
     async def _launch_warm(self, server, kw):
         """The sandbox around a placeholder, then the kernel forked into it."""
         spec = self.spec
-        ready = Path(spec["channels"]) / ".sandbox-ready"
+        # written by the placeholder, which bwrap starts only once the sandbox is complete;
+        # a new name each time (a restarted kernel reuses the channels folder)
+        ready = Path(spec["channels"]) / f".sandbox-ready-{secrets.token_hex(8)}"
         read, write = os.pipe()
         holder = argv(["/bin/sh", "-c", ': > "$0" && exec sleep infinity', str(ready)],
                       spec["channels"], spec.get("notebook"), spec.get("helpers", ()),
@@ -240,6 +243,7 @@ class SandboxKernelManager(AsyncKernelManager):
             if self.provisioner.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the sandbox did not start")
             await asyncio.sleep(0.005)
+        ready.unlink()
         pid = server.start({
             "ns_pid": ns_pid, "uid": BASE_UID + spec.get("slot", 0), "cwd": WORK,
             "env": {**environment(spec.get("env")), "PWD": WORK}, "limits": LIMITS,

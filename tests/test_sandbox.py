@@ -182,3 +182,27 @@ def test_a_warm_kernel_is_sandboxed_like_a_cold_one(tmp_path):
     assert warm["grader"] == [] and warm["net"] == ["lo"] and warm["cwd"] == sandbox.WORK
     assert warm["limits"] == {k[2:].upper(): v for k, v in sandbox.LIMITS.items()}
     assert warm["env"]["BACKPROP_GRADING"] == "1" and warm["env"]["HOME"] == sandbox.HOME
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="warm kernels are forked only when grading as root")
+def test_the_fork_server_never_enters_an_unfinished_sandbox():
+    """If asked to enter namespaces whose root is still the host's (a sandbox not yet set up,
+    or not a sandbox at all), does the fork server refuse rather than start a kernel there?"""
+    import time
+
+    outer = subprocess.Popen(["unshare", "--mount", "--pid", "--fork", "sleep", "60"])
+    try:
+        for _ in range(200):
+            inner = subprocess.run(["pgrep", "-P", str(outer.pid)], capture_output=True,
+                                   text=True, check=False).stdout.split()
+            if inner:
+                break
+            time.sleep(0.05)
+        enter = subprocess.run(
+            [sys.executable, "-c", f"from grader import forkserver; forkserver._enter({inner[0]})"],
+            cwd=grading.ROOT, capture_output=True, text=True, timeout=60, check=False)
+    finally:
+        outer.kill()
+        outer.wait()
+    assert enter.returncode != 0
+    assert "the sandbox's root is the host's" in enter.stderr, enter.stderr
