@@ -58,10 +58,15 @@ lab: $(STAMP)
 	PYTHONPATH=$(CURDIR) $(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) \
 		--ServerApp.root_dir=$(CURDIR) $(LAB_EXTENSIONS) $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# every test's scratch folder is under one temporary folder, removed at the end
 test: $(TEST_DEPS)
-	OMP_NUM_THREADS=1 $(BIN)/pytest -n $(JOBS) --dist loadscope -p no:cacheprovider --durations=12 \
+	@scratch=$$(mktemp -d "$${TMPDIR:-/tmp}/bp-test-XXXXXX") || exit 1; \
+	echo "pytest (scratch folders in $$scratch, removed at the end)"; \
+	OMP_NUM_THREADS=1 $(BIN)/pytest -n $(JOBS) --dist loadscope -p no:cacheprovider \
+		--durations=20 --basetemp="$$scratch/t" \
 		--nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
-		notebooks solutions tests
+		notebooks solutions tests; \
+	status=$$?; rm -rf "$$scratch"; exit $$status
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

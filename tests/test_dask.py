@@ -17,7 +17,7 @@ def cluster(tmp_path):
     """A local Dask cluster: a scheduler and two worker processes, started by the test."""
     bin_ = Path(sys.executable).parent
     env = {**os.environ, "PYTHONPATH": str(grading.ROOT), "DASK_DISTRIBUTED__WORKER__DAEMON":
-           "False"}
+           "False", "DASK_TEMPORARY_DIRECTORY": str(tmp_path)}  # not /tmp/dask-scratch-space
     info = tmp_path / "scheduler.json"
     log = (tmp_path / "dask.log").open("w")
     procs = [subprocess.Popen([bin_ / "dask", "scheduler", "--host", "127.0.0.1", "--port", "0",
