@@ -144,11 +144,8 @@ class Progress:
 
 def _run_local(tasks, jobs):
     ctx = multiprocessing.get_context("fork")
-    slots = ctx.Queue()
-    for i in range(jobs):
-        slots.put(i)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=worker.init_worker,
-                             initargs=(slots,)) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
+                             initializer=worker.init_worker) as pool:
         futures = [pool.submit(worker.grade, t) for t in tasks]
         try:
             for fut in as_completed(futures):

@@ -1,7 +1,8 @@
 """The sandbox that student code runs in while it is graded: bubblewrap (`bwrap`).
 
 Each grading kernel runs
-  - as an unprivileged user (uid 61000 + the worker's slot, never 0), with no capabilities,
+  - as an unprivileged user (uid 61000 + the worker's slot, never 0, never the uid of a
+    kernel of another grading process on this machine), with no capabilities,
   - in its own PID, IPC, UTS and network namespaces (no network at all), killed with the
     grader (`--die-with-parent`); when the kernel ends, its PID namespace ends, and every
     process it started with it;
@@ -54,6 +55,32 @@ SYSTEM = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64")  # the host's, read
 
 class SandboxUnavailable(RuntimeError):
     pass
+
+
+_SLOT = {}  # pid -> (slot, the socket that holds it)
+
+
+def acquire_slot():
+    """This process's sandbox slot (its kernels run as uid BASE_UID + slot): one that no other
+    grading process on this machine holds, so that two classes graded at once never share a
+    uid (a process flood in one would starve the other of processes). The slot is held by an
+    abstract Unix socket named after it: no file, and released when the process ends."""
+    pid = os.getpid()
+    if pid not in _SLOT:
+        for slot in range(4000):
+            holder = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+            try:
+                holder.bind(f"\0backprop-by-hand-sandbox-slot-{slot}")
+            except OSError:
+                holder.close()
+                continue
+            _SLOT.clear()  # a forked child does not hold its parent's slot
+            _SLOT[pid] = (slot, holder)
+            break
+        else:
+            raise SandboxUnavailable("every sandbox slot (4000) is taken by grading processes "
+                                     "on this machine; wait for some to end.")
+    return _SLOT[pid][0]
 
 
 def bwrap():

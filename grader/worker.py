@@ -20,8 +20,6 @@ from pathlib import Path
 from grader import course as coursedir
 from grader import feedback, sandbox, submission, verdict
 
-SLOT = {"n": None}  # this worker's slot (a distinct sandbox uid per concurrent worker)
-
 
 def _cache_templates():
     """Compile nbconvert's templates once per worker, not once per student (-1 s each)."""
@@ -52,8 +50,9 @@ def _cache_templates():
     TemplateExporter._bp_cached = True
 
 
-def init_worker(slot_queue=None):
-    """Worker start-up: take a slot, die with the parent, import the heavy modules once."""
+def init_worker():
+    """Worker start-up: take a sandbox slot, die with the parent, import the heavy modules
+    once."""
     import ctypes
     import signal
 
@@ -61,8 +60,7 @@ def init_worker(slot_queue=None):
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
-    if slot_queue is not None:
-        SLOT["n"] = slot_queue.get()
+    sandbox.acquire_slot()
     import warnings
 
     from sqlalchemy.exc import SAWarning
@@ -265,8 +263,7 @@ def grade(task):
         folder = course / "source" / a
         helpers = {n: folder / n for n in task["source"]
                    if n != f"{a}.ipynb" and n not in coursedir.GRADER_ONLY}
-        slot = SLOT["n"] if SLOT["n"] is not None else 100 + os.getpid() % 800  # on Dask
-        spec = {"channels": str(channels), "helpers": helpers, "slot": slot,
+        spec = {"channels": str(channels), "helpers": helpers, "slot": sandbox.acquire_slot(),
                 "notebook": str(dest / f"{a}.ipynb"), "folder": folder,
                 "env": verdict.environment(folder)}
         hidden = feedback.hidden_lines(c.source for c in source_nb.cells)

@@ -115,7 +115,7 @@ print(json.dumps(seen, sort_keys=True))
 '''
 
 
-async def _probe_kernel(tmp_path, warm, slot=1):
+async def _probe_kernel(tmp_path, warm):
     """What a probe cell sees in a sandboxed kernel started warm (forked) or cold."""
     import asyncio  # noqa: F401 (the kernel manager's loop)
     import json
@@ -126,7 +126,8 @@ async def _probe_kernel(tmp_path, warm, slot=1):
     sandbox.ForkServer._servers.clear()
     channels = Path(tempfile.mkdtemp(prefix="bp-channels-", dir=tmp_path))
     channels.chmod(0o733)
-    spec = {"channels": str(channels), "slot": slot, "env": {"BACKPROP_GRADING": "1"},
+    spec = {"channels": str(channels), "slot": sandbox.acquire_slot(),
+            "env": {"BACKPROP_GRADING": "1"},
             "helpers": {"compare.py": grading.ROOT / "notebooks" / "compare.py"}}
     km = type("ProbeKernelManager", (sandbox.SandboxKernelManager,), {"spec": spec})(
         kernel_name="python3")
@@ -175,7 +176,7 @@ def test_a_warm_kernel_is_sandboxed_like_a_cold_one(tmp_path):
     cold.pop("CapBnd")
     assert set(warm["env"].items()) ^ set(cold["env"].items()) == set()
     assert warm == cold
-    uid = str(sandbox.BASE_UID + 1)
+    uid = str(sandbox.BASE_UID + sandbox.acquire_slot())
     assert warm["Uid"].split() == [uid] * 4 and warm["Gid"].split() == [uid] * 4
     assert {warm[k] for k in ("CapInh", "CapPrm", "CapEff", "CapAmb")} == {"0000000000000000"}
     assert warm["NoNewPrivs"] == "1" and warm["Groups"] == ""
@@ -206,3 +207,28 @@ def test_the_fork_server_never_enters_an_unfinished_sandbox():
         outer.wait()
     assert enter.returncode != 0
     assert "the sandbox's root is the host's" in enter.stderr, enter.stderr
+
+
+def test_two_grading_processes_never_share_a_sandbox_uid():
+    """Do two processes grading at once on one machine (two classes, two test workers) get
+    different sandbox slots, so a flood of processes under one uid cannot starve the other's
+    kernels, and is a slot free again once its process has ended?"""
+    mine = sandbox.acquire_slot()
+    assert sandbox.acquire_slot() == mine  # held for the process's life
+    ask = [sys.executable, "-c", ("import sys, time; from grader import sandbox; "
+                                  "print(sandbox.acquire_slot(), flush=True); "
+                                  "time.sleep(float(sys.argv[1]))")]
+    first = subprocess.Popen([*ask, "30"], cwd=grading.ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        theirs = int(first.stdout.readline())
+        again = subprocess.run([*ask, "0"], cwd=grading.ROOT, capture_output=True, text=True,
+                               timeout=60, check=True)
+        assert len({mine, theirs, int(again.stdout)}) == 3
+    finally:
+        first.kill()
+        first.wait()
+        first.stdout.close()
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as probe:  # free again: it can be taken
+        probe.bind(f"\0backprop-by-hand-sandbox-slot-{theirs}")
