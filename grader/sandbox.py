@@ -214,7 +214,8 @@ def check_available():
 class SandboxKernelManager(AsyncKernelManager):
     """A kernel manager whose kernel runs in the sandbox and talks over Unix sockets.
 
-    Set `spec` (a dict: channels, notebook, helpers, slot) before the kernel starts.
+    Set `spec` (a dict: channels, notebook, helpers, slot, env, and scratch: a folder for
+    the fork server's start) before the kernel starts.
     """
 
     spec: typing.ClassVar[dict] = {}
@@ -240,7 +241,8 @@ class SandboxKernelManager(AsyncKernelManager):
         kw.update(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                   stderr=subprocess.DEVNULL, close_fds=True)
         kw.pop("env", None)  # bwrap --clearenv sets the kernel's environment
-        server = ForkServer.mine()
+        # the fork server's scratch home goes in the task's folder, removed with it
+        server = ForkServer.mine(self.spec.get("scratch"))
         if server is not None:
             try:
                 return await self._launch_warm(server, kw)
@@ -330,12 +332,12 @@ class ForkServer:
     _lock = threading.Lock()  # a Dask worker may run tasks in several threads
 
     @classmethod
-    def mine(cls):
+    def mine(cls, scratch=None):
         with cls._lock:
-            return cls._mine()
+            return cls._mine(scratch)
 
     @classmethod
-    def _mine(cls):
+    def _mine(cls, scratch):
         pid = os.getpid()
         server = cls._servers.get(pid)
         if server is not None and server.process.poll() is not None:
@@ -345,16 +347,17 @@ class ForkServer:
             usable = os.geteuid() == 0 and os.environ.get("BP_COLD_KERNELS") != "1" \
                 and hasattr(os, "pidfd_open")
             try:
-                cls._servers[pid] = cls() if usable else None
+                cls._servers[pid] = cls(scratch) if usable else None
             except (OSError, RuntimeError) as err:
                 print(f"warm kernels are off: the fork server did not start ({err})",
                       file=sys.stderr)
                 cls._servers[pid] = None
         return cls._servers[pid]
 
-    def __init__(self):
+    def __init__(self, scratch=None):
         self.sock, theirs = socket.socketpair()
-        home = tempfile.mkdtemp(prefix="bp-forkserver-")
+        # its home while it imports (matplotlib writes its font cache there), removed at once
+        home = tempfile.mkdtemp(prefix="bp-forkserver-", dir=scratch)
         env = {**environment(), "HOME": home, "MPLCONFIGDIR": home, "IPYTHONDIR": home}
         try:
             self.process = subprocess.Popen(

@@ -264,7 +264,7 @@ def grade(task):
         helpers = {n: folder / n for n in task["source"]
                    if n != f"{a}.ipynb" and n not in coursedir.GRADER_ONLY}
         spec = {"channels": str(channels), "helpers": helpers, "slot": sandbox.acquire_slot(),
-                "notebook": str(dest / f"{a}.ipynb"), "folder": folder,
+                "notebook": str(dest / f"{a}.ipynb"), "folder": folder, "scratch": str(work),
                 "env": verdict.environment(folder)}
         hidden = feedback.hidden_lines(c.source for c in source_nb.cells)
         overrides = _overrides(task, spec, hidden, course)
