@@ -313,7 +313,7 @@ def _first_json(stream):
     """The first JSON object written to `stream` (bwrap's --info-fd)."""
     data = b""
     while True:
-        chunk = stream.read1(4096) if hasattr(stream, "read1") else stream.read(4096)
+        chunk = stream.read1(4096)
         if not chunk:
             raise RuntimeError("bubblewrap exited before it said which process is the sandbox")
         data += chunk

@@ -1,8 +1,13 @@
 """The sandbox refuses to be skipped silently, and the feedback sanitizer keeps nothing
 executable (fast checks; the zoo checks the same through real grading)."""
+import asyncio
+import json
 import os
+import socket
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -117,11 +122,6 @@ print(json.dumps(seen, sort_keys=True))
 
 async def _probe_kernel(tmp_path, warm):
     """What a probe cell sees in a sandboxed kernel started warm (forked) or cold."""
-    import asyncio  # noqa: F401 (the kernel manager's loop)
-    import json
-    import os
-    import tempfile
-
     os.environ["BP_COLD_KERNELS"] = "0" if warm else "1"
     sandbox.ForkServer._servers.clear()
     channels = Path(tempfile.mkdtemp(prefix="bp-channels-", dir=tmp_path))
@@ -161,8 +161,6 @@ def test_a_warm_kernel_is_sandboxed_like_a_cold_one(tmp_path):
     kernel started cold: the same user with no capability, limits, mounts, environment,
     network and folder, nothing of the grader in memory, and no process of the grader
     (the fork server included) in sight?"""
-    import asyncio
-
     warm_used, warm = asyncio.run(_probe_kernel(tmp_path, warm=True))
     cold_used, cold = asyncio.run(_probe_kernel(tmp_path, warm=False))
     assert warm_used and not cold_used
@@ -189,8 +187,6 @@ def test_a_warm_kernel_is_sandboxed_like_a_cold_one(tmp_path):
 def test_the_fork_server_never_enters_an_unfinished_sandbox():
     """If asked to enter namespaces whose root is still the host's (a sandbox not yet set up,
     or not a sandbox at all), does the fork server refuse rather than start a kernel there?"""
-    import time
-
     outer = subprocess.Popen(["unshare", "--mount", "--pid", "--fork", "sleep", "60"])
     try:
         for _ in range(200):
@@ -228,7 +224,5 @@ def test_two_grading_processes_never_share_a_sandbox_uid():
         first.kill()
         first.wait()
         first.stdout.close()
-    import socket
-
     with socket.socket(socket.AF_UNIX) as probe:  # free again: it can be taken
         probe.bind(f"\0backprop-by-hand-sandbox-slot-{theirs}")
