@@ -35,8 +35,11 @@ import threading
 import time
 import typing
 from pathlib import Path
+from queue import Empty
 
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
+from traitlets import default
 
 LIMITS = {  # prlimit option: value
     "--as": int(os.environ.get("BP_KERNEL_MEMORY", str(4 << 30))),
@@ -211,6 +214,34 @@ def check_available():
     return None
 
 
+class KernelClient(AsyncKernelClient):
+    """jupyter_client's client, ready as soon as the kernel has answered on both channels.
+
+    jupyter_client's own wait_for_ready then waits for 0.2 s of quiet on IOPub, on every
+    kernel start; nbclient reads only the messages of the cell it runs, so no need."""
+
+    async def wait_for_ready(self, timeout=None):
+        deadline = time.monotonic() + (timeout or float("inf"))
+        while True:
+            self.kernel_info()
+            try:
+                reply = await self.shell_channel.get_msg(timeout=1)
+            except Empty:
+                reply = None
+            if reply is not None and reply["msg_type"] == "kernel_info_reply":
+                try:  # the kernel greets each IOPub subscriber: a message says it is connected
+                    await self.iopub_channel.get_msg(timeout=0.2)
+                except Empty:
+                    pass
+                else:
+                    self._handle_kernel_info_reply(reply)
+                    return
+            if not await self.is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+
+
 class SandboxKernelManager(AsyncKernelManager):
     """A kernel manager whose kernel runs in the sandbox and talks over Unix sockets.
 
@@ -229,6 +260,14 @@ class SandboxKernelManager(AsyncKernelManager):
         self.cache_ports = False
         # Ctrl-C by message: a signal to bwrap would not reach the kernel in its namespace
         self.kernel_spec.interrupt_mode = "message"
+
+    @default("client_factory")
+    def _client_factory_default(self):
+        return KernelClient
+
+    async def _async_wait(self, pollinterval=0.1):
+        # a killed sandbox is gone within milliseconds: look every 5 ms, not every 0.1 s
+        await super()._async_wait(pollinterval=0.005)
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
@@ -278,6 +317,14 @@ class SandboxKernelManager(AsyncKernelManager):
             "env": {**environment(spec.get("env")), "PWD": WORK}, "limits": LIMITS,
             "connection_file": self.connection_file})
         self.provisioner.process = WarmKernel(self.provisioner.process, pid)
+        # the client connects once the kernel listens: a Unix socket that is not there yet
+        # is tried again only 0.1 s later
+        sockets = [f"{self.ip}-{port}" for port in (self.shell_port, self.iopub_port,
+                   self.stdin_port, self.control_port, self.hb_port)]
+        while not all(map(os.path.exists, sockets)):
+            if self.provisioner.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the warm kernel did not start")
+            await asyncio.sleep(0.005)
 
     async def _stop_holder(self):
         process = getattr(self.provisioner, "process", None)
@@ -294,6 +341,10 @@ class UnsafeKernelManager(AsyncKernelManager):
     """No sandbox (`--unsafe`): the kernel runs as the grader, with rlimits only."""
 
     spec: typing.ClassVar[dict] = {}
+
+    @default("client_factory")
+    def _client_factory_default(self):
+        return KernelClient
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         kw.update(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

@@ -174,6 +174,7 @@ def _overrides(task, spec, hidden, course):
                  ScrubHiddenLines)
     out = {
         "Execute.kernel_name": "python3",
+        "Execute.shutdown_kernel": "immediate",  # the sandbox goes with it: nothing to save
         "Autograde.sanitize_preprocessors": [
             ClearOutput, _deduplicate_class(), OverwriteKernelspec, OverwriteCells,
             CheckCellMetadata],
