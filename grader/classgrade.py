@@ -34,6 +34,7 @@ VERSION = "grader-2"  # part of every content hash: a new grader regrades everyt
 def _gradebook(course):
     from nbgrader.api import Gradebook
 
+    coursedir.quick_new_gradebooks()
     return Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}")
 
 

@@ -1,5 +1,7 @@
 """release/ and solutions/ are exactly what nbgrader makes of source/, and leak nothing."""
 import json
+import sqlite3
+import subprocess
 
 import nbformat
 import pytest
@@ -23,7 +25,9 @@ def _lines(text):
 
 
 def _without_outputs(path):
+    """The notebook without what running it writes: outputs, counts, the kernel's language."""
     nb = json.loads(path.read_text())
+    nb["metadata"].pop("language_info", None)
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
@@ -43,6 +47,23 @@ def test_every_assignment_is_configured():
         assert notebook("source", a).exists(), f"source/{a}/{a}.ipynb is missing"
 
 
+def test_new_gradebooks_record_the_schema_version_alembic_reports(tmp_path):
+    """The grader tells nbgrader its gradebook schema version without a subprocess: is it
+    the version `alembic heads` reports, and is it what a new gradebook records?"""
+    from nbgrader.dbutil import write_alembic_ini
+
+    ini = tmp_path / "alembic.ini"
+    write_alembic_ini(str(ini), f"sqlite:///{tmp_path / 'unused.db'}")
+    heads = subprocess.run([str(grading.BIN / "alembic"), "-c", str(ini), "heads"], cwd=tmp_path,
+                           capture_output=True, text=True, check=True).stdout.split()
+    assert heads[0] == grading.alembic_head()
+    course = grading.new_course(tmp_path / "course", ASSIGNMENTS[:1])
+    grading.generate_release(course, ASSIGNMENTS[0])
+    with sqlite3.connect(course / "gradebook.db") as db:
+        recorded = db.execute("SELECT version_num FROM alembic_version").fetchall()
+    assert recorded == [(heads[0],)]
+
+
 @pytest.mark.parametrize("a", ASSIGNMENTS)
 def test_release_is_regenerated_byte_for_byte(a, tmp_path):
     course = grading.new_course(tmp_path, [a])
@@ -56,9 +77,11 @@ def test_release_is_regenerated_byte_for_byte(a, tmp_path):
 
 @pytest.mark.parametrize("a", ASSIGNMENTS)
 def test_solutions_are_regenerated(a, tmp_path):
-    """Same files, same cells and sources; outputs are compared by nbval instead."""
+    """Same files, same cells and sources; outputs are compared by nbval instead (it runs
+    solutions/ anyway), so the regenerated notebooks are not executed here."""
     course = grading.new_course(tmp_path, [a])
-    fresh, committed = grading.generate_solutions(course, a), grading.ROOT / "solutions" / a
+    fresh = grading.generate_solutions(course, a, execute=False)
+    committed = grading.ROOT / "solutions" / a
     fresh_files, committed_files = _files(fresh), _files(committed)
     assert sorted(fresh_files) == sorted(committed_files), "run `make solutions` and commit"
     for rel, path in fresh_files.items():
