@@ -31,19 +31,12 @@ from grader import report, sandbox, submission, worker
 VERSION = "grader-2"  # part of every content hash: a new grader regrades everything
 
 
-def _gradebook(course):
-    from nbgrader.api import Gradebook
-
-    coursedir.quick_new_gradebooks()
-    return Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}")
-
-
 def _released(course, a):
     from nbgrader.api import MissingEntry
 
     if not (Path(course) / "gradebook.db").exists():
         return False
-    with _gradebook(course) as gb:
+    with coursedir.gradebook(course) as gb:
         try:
             return bool(gb.find_assignment(a).notebooks)
         except MissingEntry:
@@ -89,7 +82,7 @@ def _merge(course, a, result):
         warnings.simplefilter("ignore", SAWarning)  # nbgrader's add_submission is noisy
         stamp = grades["timestamp"]
         stamp = datetime.datetime.fromisoformat(stamp) if stamp else None
-        with _gradebook(course) as gb:
+        with coursedir.gradebook(course) as gb:
             gb.update_or_create_student(student)
             try:
                 gb.find_submission(a, student)
@@ -278,7 +271,7 @@ def write_grades_csv(course):
     if not (course / "gradebook.db").exists():
         return
     rows = []
-    with _gradebook(course) as gb:
+    with coursedir.gradebook(course) as gb:
         for assignment in gb.assignments:
             state = load_state(course, assignment.name)
             for sub in assignment.submissions:
@@ -300,6 +293,6 @@ def write_grades_csv(course):
 
 def scores(course, a, student):
     """{grade_id: (score, max_score)} of one graded submission, from the gradebook."""
-    with _gradebook(course) as gb:
+    with coursedir.gradebook(course) as gb:
         sub = gb.find_submission(a, student)
         return {g.name: (g.score, g.max_score) for nb in sub.notebooks for g in nb.grades}

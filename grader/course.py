@@ -34,8 +34,16 @@ def config(course, **overrides):
 def api(course, **overrides):
     from nbgrader.apps import NbGraderAPI
 
-    quick_new_gradebooks()
+    _quick_new_gradebooks()
     return NbGraderAPI(config=config(course, **overrides))
+
+
+def gradebook(course):
+    """The course's gradebook.db (nbgrader's Gradebook: use it in a `with` block)."""
+    from nbgrader.api import Gradebook
+
+    _quick_new_gradebooks()
+    return Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}")
 
 
 @functools.cache
@@ -54,7 +62,7 @@ def alembic_head():
     return heads.pop()
 
 
-def quick_new_gradebooks():
+def _quick_new_gradebooks():
     """nbgrader runs `alembic heads` in a new process for each gradebook it creates (5 s on
     2 cores: every grading run and every new course paid it); give it the same answer."""
     import nbgrader.api

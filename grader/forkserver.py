@@ -37,7 +37,7 @@ import sys
 # what every kernel imports before it runs a cell: the kernel's own start-up modules
 # (ipykernel's debugger brings debugpy, 0.2 s of each start) and what a notebook imports
 PRELOAD = ("IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger",
-           "sqlite3", "pdb", "pydoc", "faulthandler", "http.server", "tornado.queues",
+           "sqlite3", "pdb", "faulthandler",
            "numpy", "torch", "matplotlib", "matplotlib.pyplot", "matplotlib_inline.backend_inline")
 NAMESPACES = ("cgroup", "ipc", "uts", "net", "pid", "mnt")  # mnt last: it changes our root
 RLIMITS = {"--as": resource.RLIMIT_AS, "--cpu": resource.RLIMIT_CPU,

@@ -13,16 +13,12 @@ from pathlib import Path
 
 import nbformat
 
+from grader import course as coursedir
+
 WHAT = re.compile(r"[\w.\[\]']+")  # the checked name that starts a check's message
 # the mistake, without the "." that ends it (or the ".)" of a message in parentheses, as in
 # "descend calls himmelblau_grad, which fails its own test: fix that first. (...)")
 MISTAKE = re.compile(r"Most likely: (.+?)\.?\)?$", re.MULTILINE)
-
-
-def _gradebook(course):
-    from nbgrader.api import Gradebook
-
-    return Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}")
 
 
 def mistakes_of(notebook_path):
@@ -55,7 +51,7 @@ def write(course, a, state=None, unsafe=False):
     out = course / "report" / a
     out.mkdir(parents=True, exist_ok=True)
     totals, cells, maxima, mistakes = {}, {}, {}, Counter()
-    with _gradebook(course) as gb:
+    with coursedir.gradebook(course) as gb:
         assignment = gb.find_assignment(a)
         top = assignment.max_score
         for sub in assignment.submissions:

@@ -242,7 +242,19 @@ class KernelClient(AsyncKernelClient):
                 raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
 
 
-class SandboxKernelManager(AsyncKernelManager):
+class _GradingKernelManager(AsyncKernelManager):
+    """What both kernel managers of grading share: the quick client, and a stopped kernel
+    seen gone within 5 ms (jupyter_client looks every 0.1 s)."""
+
+    @default("client_factory")
+    def _client_factory_default(self):
+        return KernelClient
+
+    async def _async_wait(self, pollinterval=0.1):
+        await super()._async_wait(pollinterval=0.005)
+
+
+class SandboxKernelManager(_GradingKernelManager):
     """A kernel manager whose kernel runs in the sandbox and talks over Unix sockets.
 
     Set `spec` (a dict: channels, notebook, helpers, slot, env, and scratch: a folder for
@@ -260,14 +272,6 @@ class SandboxKernelManager(AsyncKernelManager):
         self.cache_ports = False
         # Ctrl-C by message: a signal to bwrap would not reach the kernel in its namespace
         self.kernel_spec.interrupt_mode = "message"
-
-    @default("client_factory")
-    def _client_factory_default(self):
-        return KernelClient
-
-    async def _async_wait(self, pollinterval=0.1):
-        # a killed sandbox is gone within milliseconds: look every 5 ms, not every 0.1 s
-        await super()._async_wait(pollinterval=0.005)
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
@@ -337,14 +341,10 @@ class SandboxKernelManager(AsyncKernelManager):
         os.chmod(self.connection_file, 0o644)  # the kernel's user reads it
 
 
-class UnsafeKernelManager(AsyncKernelManager):
+class UnsafeKernelManager(_GradingKernelManager):
     """No sandbox (`--unsafe`): the kernel runs as the grader, with rlimits only."""
 
     spec: typing.ClassVar[dict] = {}
-
-    @default("client_factory")
-    def _client_factory_default(self):
-        return KernelClient
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         kw.update(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
