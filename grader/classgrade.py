@@ -189,24 +189,26 @@ def grade_class(course, a, jobs=None, force=False, scheduler=None, timeout=None,
         for student in students:
             folder = course / "submitted" / student / a
             nb_path = folder / f"{a}.ipynb"
-            raw = nb_path.read_bytes() if nb_path.is_file() else b""
+            top = course / "submitted"
+            raw, link = submission.read_regular(nb_path, top)
             # what nbgrader's collect writes next to the notebook; releasing feedback needs it
-            meta = {n: (folder / n).read_bytes() for n in submission.METADATA
-                    if (folder / n).is_file()}
+            meta = {n: data for n in submission.METADATA
+                    for data, why in [submission.read_regular(folder / n, top)]
+                    if data and not why}
             sha = _sha256(source_hash.encode(), raw, *meta.values())
             if not force and state.get(student, {}).get("sha256") == sha \
                     and not state[student].get("reason"):
                 continue
-            notes = []
-            if not nb_path.is_file():
+            notes = [link] if link else []
+            if not link and not nb_path.exists():
                 others = sorted(p.name for p in folder.glob("*.ipynb"))
                 notes.append(f"No {a}.ipynb was submitted"
                              + (f" (found {', '.join(others)})" if others else "")
                              + "; it was graded as an empty submission.")
                 if len(others) == 1:
-                    raw = (folder / others[0]).read_bytes()
-                    notes[-1] = (f"The notebook was submitted as {others[0]} instead of "
-                                 f"{a}.ipynb; it was graded under the right name.")
+                    raw, link = submission.read_regular(folder / others[0], top)
+                    notes[-1] = link or (f"The notebook was submitted as {others[0]} instead "
+                                         f"of {a}.ipynb; it was graded under the right name.")
             ignored = submission.ignored_files(folder, f"{a}.ipynb", source)
             if ignored:
                 notes.append("Only the notebook is graded; these files next to it were "

@@ -86,6 +86,27 @@ def acquire_slot():
     return _SLOT[pid][0]
 
 
+def wait_until_gone(slot, timeout=10.0):
+    """Wait (as root) until no process of the slot's uid is left: a sandbox that was just
+    killed may still be taking its processes down, and the next kernel of the slot must not
+    start under their process limit. Returns the number still there at the timeout."""
+    if os.geteuid() != 0:
+        return 0  # a normal user's sandboxes run under its own uid: nothing to wait for
+    uid, deadline, left = str(BASE_UID + slot), time.monotonic() + timeout, 0
+    while True:
+        left = 0
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            line = next((ln for ln in status.splitlines() if ln.startswith("Uid:")), "")
+            left += uid in line.split()[1:2]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.01)
+
+
 def bwrap():
     """The bubblewrap executable: the pinned wheel's, else the system's."""
     try:

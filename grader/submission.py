@@ -6,7 +6,9 @@ reaches the console summary, grades.csv and the student's feedback.
 """
 import copy
 import json
+import os
 import re
+import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -129,6 +131,37 @@ def _put_back_missing(nb, source_nb, release_nb):
         where = {_id(c): i for i, c in enumerate(nb.cells) if _id(c)}
         added.append(gid)
     return added
+
+
+def read_regular(path, top):
+    """(bytes, None) of the regular file `path`, or (b"", sentence) when it is not one: a
+    symbolic link (in the path anywhere below `top`, the submissions folder), a hard link
+    (a file with another name somewhere else), a folder, a device, a FIFO or a socket is
+    never followed or read, whatever it points to."""
+    path, top = Path(path), Path(top)
+    here = top
+    for part in path.relative_to(top).parts:
+        here = here / part
+        if here.is_symlink():
+            return b"", (f"{here.relative_to(top)} is a symbolic link, which is never followed; "
+                         "it was graded as an empty submission: submit the notebook itself.")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return b"", None
+    except OSError as err:
+        return b"", (f"{path.name} could not be read ({err.strerror}); it was graded as an "
+                     "empty submission: submit the notebook itself.")
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            return b"", (f"{path.name} is not a regular file; it was graded as an empty "
+                         "submission: submit the notebook itself.")
+        if st.st_nlink != 1:
+            return b"", (f"{path.name} is a hard link to a file elsewhere, which is never "
+                         "read; it was graded as an empty submission: submit a copy of the "
+                         "notebook itself.")
+        return f.read(), None
 
 
 def ignored_files(folder, notebook_name, shipped):

@@ -96,9 +96,28 @@ def _execute_class(spec, unsafe):
             return kc
 
         def preprocess(self, nb, resources=None, km=None):
+            """Run the notebook whole (the student's feedback), then the judging notebook in
+            a fresh sandboxed kernel: its records go to resources["backprop"]."""
+            ran, resources = self._run(nb, resources, km)
+            token = verdict.new_token()
+            judging, left_out = verdict.judging_notebook(
+                ran, verdict.hidden_cases(spec["folder"]), token,
+                verdict.helper_modules(spec["helpers"]))
+            judged, resources = self._run(judging, resources, km)
+            resources["backprop"] = {
+                "records": verdict.records(judged, verdict.load(spec["folder"])[2].RECORD,
+                                           token),
+                "left_out": left_out}
+            return ran, resources
+
+        def _run(self, nb, resources, km):
+            """Execute `nb` in a new kernel; a cell that kills the kernel or times out is
+            skipped (an error output says so) and the notebook is run again without it."""
             self._skipped, self._index = {}, None
             for _ in range(self.max_restarts + 1):
                 try:
+                    if not unsafe:
+                        sandbox.wait_until_gone(spec.get("slot", 0))
                     os.chmod(spec["channels"], 0o733)
                     return super().preprocess(copy.deepcopy(nb), resources, km)
                 except (DeadKernelError, CellTimeoutError) as err:
@@ -180,11 +199,13 @@ def _overrides(task, spec, hidden, course):
             CheckCellMetadata],
         "Autograde.autograde_preprocessors": [
             _execute_class(spec, task.get("unsafe")),
-            verdict.preprocessor(spec["folder"], verdict.helper_modules(spec["helpers"])),
+            verdict.Verdicts,
             IgnorePattern, ClearMetadataPreprocessor,
             LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata],
         "GenerateFeedback.preprocessors": steps,
         "ScrubHiddenLines.lines": sorted(hidden),
+        "Verdicts.folder": str(spec["folder"]),
+        "Verdicts.helpers": sorted(verdict.helper_modules(spec["helpers"])),
     }
     if task.get("timeout"):
         out["Execute.timeout"] = task["timeout"]
