@@ -1,17 +1,23 @@
 """nbgrader configuration of the course "Backprop by hand" (nbgrader 0.9.6)."""
 import os
 
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbformat.v4 import new_output
 from nbgrader.plugins import FileNameCollectorPlugin
 from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
     ClearHiddenTests,
     ClearMarkScheme,
     ClearOutput,
     Execute,
     GetGrades,
+    IgnorePattern,
     IncludeHeaderFooter,
+    LimitOutput,
     LockCells,
     NbGraderPreprocessor,
+    SaveAutoGrades,
 )
 
 c = get_config()  # noqa: F821 (nbgrader provides get_config)
@@ -91,4 +97,32 @@ class HideHiddenTestCode(NbGraderPreprocessor):
 
 c.GenerateFeedback.preprocessors = [
     GetGrades, HideHiddenTestCode, ClearHiddenTests, CSSHTMLHeaderPreprocessor,
+]
+
+
+class OffTheCourseGrader(NbGraderPreprocessor):
+    """Plain `nbgrader autograde` (and Formgrader's Autograde button) fails closed.
+
+    The course grades with its own grader (`make grade`): graded functions are judged in a
+    sandbox, in a kernel where nothing else of the notebook ran, and the hidden tests run
+    only there. Graded by nbgrader alone, a notebook runs in one kernel that its own code
+    controls, so no cell's result can be trusted: every test cell scores 0 with a sentence
+    saying where the real grade comes from. (`make grade` replaces this list of steps.)
+    """
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
+            if "BEGIN HIDDEN TESTS" in cell.source:
+                why = "hidden tests run only with the course's grader: make grade"
+                cell.outputs = []
+            else:
+                why = "this test counts only when graded with the course's grader: make grade"
+            cell.outputs.append(new_output("error", ename="NotGraded", evalue=why,
+                                           traceback=[f"NotGraded: {why}"]))
+        return cell, resources
+
+
+c.Autograde.autograde_preprocessors = [
+    Execute, OffTheCourseGrader, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+    SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
 ]

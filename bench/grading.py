@@ -6,7 +6,9 @@ Builds N submissions of the assignment from the zoo (half correct, half untouche
 them with plain nbgrader (`nbgrader autograde`, `generate_feedback`, `export`, one student
 after the other, no sandbox) and with the course's grader (`python -m grader grade`, in the
 sandbox, --jobs at once; once more with every kernel started cold, BP_COLD_KERNELS=1),
-checks that every per-cell score is identical, and prints the times, their ratios, and
+checks that plain nbgrader fails closed (every grade cell 0: it cannot be trusted with the
+notebook's own kernel) and that the course's grader gives every cell the score the zoo
+expects, warm or cold, and prints the times, their ratios, and
 each grader's time per submission against the floor: executing the same notebook alone (a
 kernel, the notebook's cells, nothing else). One run, one
 process: the ratios hold when the machine's speed drifts; absolute seconds do not.
@@ -27,7 +29,7 @@ import nbformat
 import zoo
 from nbclient import NotebookClient
 
-from grader import classgrade, verdict
+from grader import classgrade
 from grader import course as coursedir
 
 BIN = Path(sys.executable).parent
@@ -86,10 +88,6 @@ def main():
             students = build(course, a, n)
             courses[name] = course
         plain = courses["nbgrader"]
-        # plain nbgrader judges in the kernel; it gets the hidden cases as the sandbox would
-        # (without them a hidden check only says it runs when graded, and scores)
-        os.environ["BACKPROP_HIDDEN_CASES"] = json.dumps(
-            verdict.hidden_cases(plain / "source" / a))
         t_plain = sum(timed([BIN / "nbgrader", *args], plain) for args in (
             ["autograde", a, "--force"], ["generate_feedback", a, "--force"],
             ["export", "--to", str(plain / "grades.csv")]))
@@ -104,24 +102,21 @@ def main():
         warm_is_cold = all(classgrade.scores(ours, a, s) == classgrade.scores(cold, a, s)
                            for s in students)
         floor = alone(plain, a, students)
-        # hidden cells whose judge lives only in the grader-only referee.py cannot be judged
-        # in the kernel: plain nbgrader is compared with the grader on every other cell
-        judges = getattr(verdict.load(plain / "source" / a)[1], "JUDGES", {})
-        source = nbformat.read(plain / "source" / a / f"{a}.ipynb", as_version=4)
-        referee_only = {c.metadata["nbgrader"]["grade_id"] for c in source.cells
-                        if any(h and part in judges for part, _, h in verdict.test_calls(c.source))}
-
-        def comparable(scores):
-            return {g: v for g, v in scores.items() if g not in referee_only}
-
-        differ = {s: (comparable(classgrade.scores(plain, a, s)),
-                      comparable(classgrade.scores(ours, a, s)))
-                  for s in students if comparable(classgrade.scores(plain, a, s))
-                  != comparable(classgrade.scores(ours, a, s))}
+        kinds = {s: next(k for k in zoo.ZOOS[a] if k.base == ("source" if i % 2 == 0
+                                                             else "release") and not k.steps)
+                 for i, s in enumerate(students)}
+        plain_zero = all(v == 0 for s in students
+                         for v, _ in classgrade.scores(plain, a, s).values())
+        differ = {}
+        for s in students:
+            got = classgrade.scores(ours, a, s)
+            want = zoo.expected_scores(kinds[s], {g: m for g, (_, m) in got.items()})
+            if {g: v for g, (v, _) in got.items()} != want:
+                differ[s] = (got, want)
         same = not differ
-        for s, (theirs, mine) in differ.items():
-            print(f"{s}: " + ", ".join(f"{g} {theirs[g][0]} vs {mine.get(g, (None,))[0]}"
-                                       for g in theirs if theirs[g] != mine.get(g)))
+        for s, (got, want) in differ.items():
+            print(f"{s}: " + ", ".join(f"{g} {got[g][0]} (expected {want[g]})"
+                                       for g in got if got[g][0] != want[g]))
         state = json.loads(classgrade.state_path(ours, a).read_text())
         per_task = sum(state[s]["seconds"] for s in students) / n
     mean_floor = sum(floor) / n
@@ -138,10 +133,10 @@ def main():
     print(f"  one submission in a worker (sandbox, autograde, feedback): {per_task:.2f} s = "
           f"{per_task / mean_floor:.2f}x the floor")
     print(f"  plain nbgrader per submission: {t_plain / n / mean_floor:.2f}x the floor")
-    print(f"  identical per-cell scores: {same} (every cell but {sorted(referee_only)}, whose "
-          "hidden judge only the grader has)")
+    print(f"  plain nbgrader fails closed (every grade cell 0): {plain_zero}")
+    print(f"  the grader gives every cell the expected score: {same}")
     print(f"  warm and cold kernels give identical per-cell scores on every cell: {warm_is_cold}")
-    return 0 if same and warm_is_cold else 1
+    return 0 if same and warm_is_cold and plain_zero else 1
 
 
 if __name__ == "__main__":

@@ -104,7 +104,16 @@ def generate_solutions(course, a, execute=True):
     app.force = True
     if not execute:
         app.preprocessors = [p for p in app.preprocessors if p is not Execute]
-    check(capture_log(app), f"generate_solution {a}")
+    # hidden tests are removed before solutions run; any left would say they are skipped
+    saved = os.environ.get("BACKPROP_HIDDEN_TESTS")
+    os.environ["BACKPROP_HIDDEN_TESTS"] = "skip"
+    try:
+        check(capture_log(app), f"generate_solution {a}")
+    finally:
+        if saved is None:
+            os.environ.pop("BACKPROP_HIDDEN_TESTS")
+        else:
+            os.environ["BACKPROP_HIDDEN_TESTS"] = saved
     return Path(course) / "solutions" / a
 
 

@@ -93,11 +93,20 @@ def _bindings(tree):
                 defs.setdefault((alias.asname or alias.name).split(".")[0], []).append(node)
         elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                for name in ast.walk(target):
-                    if isinstance(name, ast.Name):
-                        defs.setdefault(name.id, []).append(node)
+            for name in (n for t in targets for n in _names_bound(t)):
+                defs.setdefault(name, []).append(node)
     return defs
+
+
+def _names_bound(target):
+    """The names an assignment target binds (`a`, `a, (b, *c)`; not `x.attr` or `x[i]`)."""
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [n for e in target.elts for n in _names_bound(e)]
+    if isinstance(target, ast.Starred):
+        return _names_bound(target.value)
+    return []
 
 
 def student_code(nb):
@@ -218,10 +227,6 @@ def _kept(node, modules=frozenset()):
     return "a statement that runs code"
 
 
-def _blank(lines, node):
-    start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])]) - 1
-    for i in range(start, node.end_lineno):
-        lines[i] = ""
 
 
 def definitions(source, modules=frozenset()):
@@ -239,9 +244,14 @@ def definitions(source, modules=frozenset()):
         why = _kept(node, modules)
         if why is None:
             continue
-        text = lines[node.lineno - 1].strip()
-        left_out.append((node.lineno, sorted(_bindings(ast.Module([node], []))), why, text))
-        _blank(lines, node)
+        first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        text = lines[first - 1].strip()
+        names = set(_bindings(ast.Module([node], []))) | {
+            t.attr for t in getattr(node, "targets", [getattr(node, "target", None)])
+            if isinstance(t, ast.Attribute)}
+        left_out.append((first, sorted(names), why, text))
+        for i in range(first - 1, node.end_lineno):
+            lines[i] = ""
     return "\n".join(lines), left_out
 
 

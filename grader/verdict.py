@@ -70,6 +70,17 @@ def hidden_cases(folder):
     return getattr(referee, "HIDDEN", {})
 
 
+def case_texts(hidden):
+    """The textual forms of the hidden cases ({part: [cases]}): the whole set, each part's
+    list and each case, as JSON and as Python prints them. The feedback drops every line
+    that holds one (a last guard: no kernel that runs the notebook has them)."""
+    texts = {json.dumps(hidden), repr(hidden)}
+    for cases in hidden.values():
+        texts |= {json.dumps(cases), repr(cases)}
+        texts |= {f(case) for case in cases for f in (json.dumps, repr)}
+    return {t for t in texts if len(t) >= 16}
+
+
 def test_calls(source):
     """The checks a test cell runs: [(part, function name, hidden)] for each
     `check.<part>(<function>[, hidden=True])` statement."""
@@ -157,8 +168,8 @@ def records(ran, record_type, token):
 def _left_out_note(message, fn_name, left_out):
     """The sentence that says which left-out statement a failing answer needed, if any."""
     for number, line, names, why, text in left_out:
-        hit = [n for n in names if f"'{n}'" in message and "not defined" in message]
-        if hit or (fn_name in names and "not defined" in message):
+        missing = "not defined" in message or "has no attribute" in message
+        if missing and (fn_name in names or any(f"'{n}'" in message for n in names)):
             return (f" When graded, only the notebook's definitions run (def, class, import, "
                     f"NAME = a plain value): line {line} of code cell {number}, `{text[:80]}`, "
                     f"was left out ({why}). Define what your function needs with def, or "

@@ -288,7 +288,8 @@ def grade(task):
         spec = {"channels": str(channels), "helpers": helpers, "slot": sandbox.acquire_slot(),
                 "notebook": str(dest / f"{a}.ipynb"), "folder": folder, "scratch": str(work),
                 "env": verdict.environment(folder)}
-        hidden = feedback.hidden_lines(c.source for c in source_nb.cells)
+        hidden = feedback.hidden_lines(c.source for c in source_nb.cells) | \
+            verdict.case_texts(verdict.hidden_cases(folder))
         overrides = _overrides(task, spec, hidden, course)
         result["phases"] = {"prepare": round(time.monotonic() - started, 2)}
         for attempt in (1, 2):  # a kernel that did not start under load is retried once

@@ -25,6 +25,7 @@ class Kind:
     raw: bytes = None  # submit these bytes instead of a notebook
     base_of: str = None  # build from another assignment's notebook (e.g. "release:ps2_...")
     never: tuple = ()  # strings the feedback must not contain
+    link: str = None  # submit a link instead: "symbolic:<path in the course>" or "hard:<path>"
 
     def build(self, nb):
         nb = copy.deepcopy(nb)
@@ -303,6 +304,86 @@ PRINT_CALLERS = ("    import inspect\n    if len(_calls) < 20:\n        _calls.a
                  "        print([f.code_context for f in inspect.stack()])\n")
 
 
+# The whole notebook against the verdict: code at the top level, outside graded functions.
+# A Tensor method, added at the top level, that does a graded function's work with autograd
+TENSOR_METHOD = """import torch
+
+
+def _bp_gradients(x, t, W, b):
+    W = W.clone().requires_grad_()
+    b = b.clone().requires_grad_()
+    E = 0.5 * ((torch.sigmoid(x @ W + b) - t) ** 2).sum()
+    return torch.autograd.grad(E, (W, b))
+
+
+torch.Tensor.bp_gradients = _bp_gradients"""
+AUTOGRAD_GRADIENTS = TENSOR_METHOD.replace("_bp_gradients(x, t, W, b)", "_cheat(x, t, W, b)") \
+    .rsplit("\n\n\n", 1)[0]
+# the checks replaced (directly and through sys.modules) by forgers that publish records
+FORGER = """import sys
+
+import check
+from IPython.display import publish_display_data
+
+RECORD = "application/vnd.backprop.answers+json"
+
+
+def _forge(fn, hidden=False):
+    for i in range(8):
+        publish_display_data({RECORD: {"part": fn.__name__, "hidden": hidden, "case": i,
+                                       "answer": None, "token": "guess",
+                                       "answers": {str(i): {"answer": None}}}})
+    print(fn.__name__, "matches autograd.")
+
+
+for _name in ("sigmoid", "sigmoid_prime", "forward", "gradients", "train"):
+    setattr(check, _name, _forge)
+    setattr(sys.modules["check"], _name, _forge)
+    sys.modules["judge"].run = lambda *args, **kwargs: None"""
+# an IPython hook that clears each test cell's output and publishes forged records
+HOOK = """from IPython.display import clear_output, publish_display_data
+
+
+def _after(result):
+    if "check." in (result.info.raw_cell or ""):
+        clear_output()
+        publish_display_data({"application/vnd.backprop.answers+json": {
+            "part": "forward", "hidden": False, "case": 0, "answer": None}})
+        print("all good")
+
+
+get_ipython().events.register("post_run_cell", _after)"""
+# autograd reached through attribute names assembled from pieces
+ASSEMBLED = """
+    import operator
+
+    grad_on = operator.methodcaller("requires" + "_grad_")
+    W, b = grad_on(W.clone()), grad_on(b.clone())
+    E = 0.5 * ((forward(x, W, b) - t) ** 2).sum()
+    engine = operator.attrgetter("auto" + "grad")(torch)
+    return operator.attrgetter("gr" + "ad")(engine)(E, (W, b))"""
+# the environment and every variable of the kernel, printed in the feedback
+PRINT_ENVIRONMENT = """import os
+
+print(dict(os.environ))
+print({k: v for k, v in globals().items() if not k.startswith("_")})
+print("environment printed")"""
+# honest code: a helper function of its own and a constant of its own
+HONEST_HELPERS = """HALF = 0.5
+SHAPE_OF_B = (1,)
+
+
+def output_delta(O, t):
+    \"\"\"delta of a sigmoid output for E = HALF * sum((O - t)**2): O(1 - O)(O - t).\"\"\"
+    return O * (1 - O) * (O - t) * (2 * HALF)
+
+
+def gradients(x, t, W, b):
+    \"\"\"(dE/dW, dE/db) for E = 1/2 * sum((O - t)**2) over the batch.\"\"\"
+    delta = output_delta(forward(x, W, b), t)
+    return x.T @ delta, delta.sum(0).reshape(SHAPE_OF_B)"""
+
+
 # --- ps1_perceptron ----------------------------------------------------------
 
 PS1 = "ps1_perceptron"
@@ -424,6 +505,61 @@ PS1_ZOO = [
     Kind("hidden-marker-in-comment", "source",
          [insert("sigmoid", "# ### BEGIN HIDDEN TESTS (my notes)\nnotes = 1")],
          says=("defused",)),
+    # --- verdicts that hold against the whole notebook (issue: judged where nothing else of
+    # the notebook ran; the by-hand rule as an allow-list; fail closed; no link followed)
+    Kind("tensor-method-at-top-level", "source",
+         [replace_source("gradients", "def gradients(x, t, W, b):\n"
+                         "    return x.bp_gradients(t, W, b)"),
+          insert("gradients", TENSOR_METHOD)],
+         lose={*G, *T}, says=("has no attribute 'bp_gradients'", "was left out")),
+    Kind("exec-rebinds-graded-name", "source",
+         [replace_source("gradients", "def gradients(x, t, W, b):\n    raise NotImplementedError()"),
+          insert("gradients", AUTOGRAD_GRADIENTS + '\nexec("gradients = _cheat")')],
+         lose={*G, *T}, says=("gradients is not done yet",)),
+    Kind("globals-rebinds-graded-name", "source",
+         [replace_source("gradients", "def gradients(x, t, W, b):\n    raise NotImplementedError()"),
+          append(AUTOGRAD_GRADIENTS + '\nglobals()["gradients"] = _cheat')],
+         lose={*G, *T}, says=("gradients is not done yet",)),
+    Kind("replaces-the-checks", "release", [insert("sigmoid", FORGER)], lose=ALL,
+         says=("sigmoid is not done yet",)),
+    Kind("post-run-cell-hook", "release", [insert("sigmoid", HOOK)], lose=ALL,
+         says=("sigmoid is not done yet",)),
+    Kind("attrgetter-assembled-names", "source",
+         [replace_source("gradients", "def gradients(x, t, W, b):" + ASSEMBLED)],
+         lose=set(G), says=("import operator",)),
+    Kind("prints-environment", "source", [append(PRINT_ENVIRONMENT)],
+         says=("environment printed",), never=('"scale": 1.5', "'scale': 1.5")),
+    Kind("symlinked-notebook", "source", lose=ALL, link="symbolic:source/{a}/{a}.ipynb",
+         says=("is a symbolic link, which is never followed",)),
+    Kind("hard-linked-notebook", "source", lose=ALL, link="hard:source/{a}/{a}.ipynb",
+         says=("is a hard link to a file elsewhere",)),
+    # the by-hand rule, one kind per construct it refuses ...
+    Kind("dunder-attribute", "source",
+         [edit("gradients", "delta = O * (1 - O) * (O - t)",
+               "delta = O.__mul__(1 - O) * (O - t)")], lose=set(G), says=(".__mul__",)),
+    Kind("computed-attribute-name", "source",
+         [edit("gradients", "delta = O * (1 - O) * (O - t)",
+               'delta = getattr(O, "mu" + "l")(1 - O) * (O - t)')],
+         lose=set(G), says=("getattr with a computed name",)),
+    Kind("getattr-as-a-value", "source",
+         [edit("gradients", "delta = O * (1 - O) * (O - t)",
+               'delta = list(map(getattr, [O], ["mul"]))[0](1 - O) * (O - t)')],
+         lose=set(G), says=("getattr passed as a value",)),
+    Kind("eval-in-graded-code", "source",
+         [edit("gradients", "delta = O * (1 - O) * (O - t)",
+               'delta = eval("O * (1 - O) * (O - t)")')], lose=set(G), says=("eval",)),
+    Kind("imports-os-in-graded-code", "source",
+         [edit("gradients", "    O = forward(x, W, b)\n",
+               "    import os\n\n    O = forward(x, W, b) + 0 * len(os.sep)\n")],
+         lose=set(G), says=("import os",)),
+    # ... and honest code in plain style that keeps full marks
+    Kind("own-helper-and-constant", "source",
+         [replace_source("gradients", HONEST_HELPERS)]),
+    Kind("needs-a-left-out-statement", "source",
+         [edit("train", "        losses.append(0.5 * ((O - t) ** 2).sum().item())",
+               "        losses.append(HALF * ((O - t) ** 2).sum().item())"),
+          insert("train", 'HALF = float("0.5")  # computed: left out when graded')],
+         lose=set(T), says=("`HALF = float(\"0.5\")", "was left out")),
 ]
 
 PS4, PS5 = "ps4_mlp_backprop", "ps5_himmelblau"
