@@ -80,6 +80,11 @@ def _kinds():
         # the processes: signal everything in sight, then leave two processes running
         _together("hostile-processes", zoo_kinds["signals-grader"], leftover),
         zoo_kinds["sign-flipped"],
+        # the whole notebook against the verdict: a patch at the top level, forged records,
+        # autograd through assembled names
+        zoo_kinds["tensor-method-at-top-level"],
+        zoo_kinds["replaces-the-checks"],
+        zoo_kinds["attrgetter-assembled-names"],
         # the correct solution is also the control: graded after the hostile ones, it must
         # still get full marks
         dataclasses.replace(zoo_kinds["correct"], name="zz-correct"),
@@ -204,9 +209,9 @@ def _planted(scratch):
 def _build_course(scratch, pw):
     course = grading.new_course(scratch / "course", [A])
     shutil.copytree(grading.ROOT / "grader", course / "grader", ignore=grading.IGNORED)
-    base = zoo.read(notebook("source", A))
+    bases = {b: zoo.read(notebook(b, A)) for b in ("source", "release")}
     for name, kind in KINDS.items():
-        submit(course, A, name, kind.build(base))
+        submit(course, A, name, kind.build(bases[kind.base]))
     for folder in (course, scratch / "home", scratch / "tmp"):
         folder.mkdir(exist_ok=True)
         for path in [folder, *folder.rglob("*")]:

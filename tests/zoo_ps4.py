@@ -1,5 +1,5 @@
 """The zoo of ps4_mlp_backprop: its kinds of submission (see zoo.py for what a kind is)."""
-from zoo import ALL, Kind, append, edit, insert
+from zoo import ALL, FORGER, Kind, append, edit, insert, replace_source
 
 # --- ps4_mlp_backprop: the named mistakes of the deltas and gradients ---------
 
@@ -66,6 +66,20 @@ print("history:")
 print("\\n".join(In))
 for info in inspect.stack():
     print("caller:", info.filename, info.lineno, info.code_context)"""
+
+# delta_k's work done at the top level with autograd, reached as a Tensor method
+DELTA_K_AUTOGRAD = """def _autograd_delta_k(O_k, t):
+    z = torch.logit(O_k).detach().requires_grad_()
+    E = 0.5 * ((torch.sigmoid(z) - t) ** 2).sum()
+    return torch.autograd.grad(E, z)[0]
+"""
+TENSOR_METHOD = DELTA_K_AUTOGRAD + "\n\ntorch.Tensor.bp_delta = _autograd_delta_k"
+DELTA_J_ASSEMBLED = """def delta_j(O_j, delta_k, W):
+    import operator
+
+    z = operator.methodcaller("requires" + "_grad_")(torch.logit(O_j).detach())
+    engine = operator.attrgetter("auto" + "grad")(torch)
+    return operator.attrgetter("gr" + "ad")(engine)(torch.sigmoid(z), z, delta_k @ W.T)[0]"""
 
 
 KINDS = [
@@ -181,6 +195,22 @@ KINDS = [
     Kind("ps4-patches-torch", "source",
          [edit("delta_k", DK, "    return O_k * (1 - O_k) * (t - O_k)"), insert("delta_k", PATCH)],
          lose={*K4, *B4, *T4}, says=("the sign is flipped: use (O - t), not (t - O).", "torch patched")),
+    # the whole notebook against the verdict: top-level patches, rebinding, forged records
+    Kind("ps4-tensor-method-at-top-level", "source",
+         [replace_source("delta_k", "def delta_k(O_k, t):\n    return O_k.bp_delta(t)"),
+          insert("delta_k", TENSOR_METHOD)],
+         lose={*K4, *B4, *T4}, says=("has no attribute 'bp_delta'", "was left out")),
+    Kind("ps4-exec-rebinds-graded-name", "source",
+         [replace_source("delta_k", "def delta_k(O_k, t):\n    raise NotImplementedError()"),
+          append(DELTA_K_AUTOGRAD + '\nexec("delta_k = _autograd_delta_k")')],
+         lose={*K4, *B4, *T4}, says=("delta_k is not done yet",)),
+    Kind("ps4-replaces-the-checks", "release",
+         [insert("delta_k", FORGER.replace('"sigmoid", "sigmoid_prime", "forward", "gradients"',
+                                           '"delta_k", "delta_j", "layer_grads", "backward"'))],
+         lose=ALL, says=("delta_k is not done yet",)),
+    Kind("ps4-attrgetter-assembled-names", "source",
+         [replace_source("delta_j", DELTA_J_ASSEMBLED)], lose=set(J4),
+         says=("import operator",)),
     Kind("ps4-prints-history", "source", [append(HISTORY)],
          says=("history:", "check.delta_k(delta_k)"), never=("hidden=True",)),
 ]

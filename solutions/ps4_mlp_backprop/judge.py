@@ -4,14 +4,16 @@ Each assignment's ``check.py`` describes its parts, one ``Part`` each: the cases
 build a case's inputs, and how to judge an answer (autograd's answer and the typical
 mistakes). A test cell is one line, ``check.forward(forward)``, which calls
 ``run(part, forward)``: it calls the student's function on every case, with autograd
-switched off when the part must be done by hand, and turns each answer into plain data.
+switched off when the part must be done by hand, and judges the answers here and now: a
+wrong one raises ``Failed`` with one sentence, a right set prints one line.
 
-* In a student's own kernel, the answers are judged here and now: a wrong one raises
-  ``Failed`` with one sentence, a right set prints one line.
-* When the course grades a notebook, its sandbox sets ``BACKPROP_GRADING=1``: then the
-  answers are only shown as a display output of type ``RECORD``, nothing is judged in the
-  student's process, and the grader judges the records outside it with the same ``Part``
-  (``judge_answers``). No right answer ever exists where student code runs.
+When the course grades a notebook (``make grade``), its sandbox sets ``BACKPROP_GRADING=1``
+and the test cells do nothing: the grader calls each graded function in a second, fresh
+kernel that ran only the course's setup and the notebook's definitions (``record``), and
+judges the recorded answers outside it with the same ``Part`` (``judge_answers``). No right
+answer and no hidden case ever exists where the notebook's own code runs. A hidden test
+run anywhere else (plain ``nbgrader autograde``) fails: hidden tests run only with the
+course's grader.
 """
 import json
 import os
@@ -22,7 +24,9 @@ from IPython.display import publish_display_data
 
 RECORD = "application/vnd.backprop.answers+json"
 GRADING = os.environ.get("BACKPROP_GRADING") == "1"
-HIDDEN = json.loads(os.environ.get("BACKPROP_HIDDEN_CASES") or "{}")  # set when graded
+# the grader's switch for running a source notebook whose hidden tests cannot run there
+SKIP_HIDDEN = os.environ.get("BACKPROP_HIDDEN_TESTS") == "skip"
+OFF_GRADER = "hidden tests run only with the course's grader: make grade"
 FAILED = set()  # parts whose check failed in this kernel ("fix that first")
 # what a part done by hand must not use (the grader reads the notebook for these too)
 AUTOGRAD_ATTRS = {"backward", "autograd", "retain_grad", "grad_fn", "grad", "func",
@@ -193,34 +197,49 @@ def done_line(part, hidden):
     return part.done.replace(":", " (hidden tests):", 1) if hidden else part.done
 
 
-def run(part, fn, hidden=False, grading=GRADING, hidden_cases=HIDDEN):
-    """The body of a one-line test cell (see the module's docstring). The mode and the
-    hidden cases are bound when this module is imported, before any student code runs."""
+def run(part, fn, hidden=False, grading=GRADING):
+    """The body of a one-line test cell (see the module's docstring). The mode is bound when
+    this module is imported, before any student code runs."""
     __tracebackhide__ = True  # IPython shows the student's line, not the checks' lines
-    cases = hidden_cases.get(part.name) if hidden else part.cases
-    if cases is None:
-        print(f"The hidden tests of {part.name} run when your work is graded.")
-        return
-    answers = {}
-    for i, case in enumerate(cases):
-        answers[i] = answer(part, fn, case)
-        if grading:
-            _PUBLISH({RECORD: {"part": part.name, "hidden": bool(hidden), "case": i,
-                               **answers[i]}}, metadata={})
-        elif "error" in answers[i]:
-            break
     if grading:
-        return
+        return  # the grader calls the function in its judging kernel
+    if hidden:
+        if SKIP_HIDDEN:
+            print(f"The hidden tests of {part.name} are skipped here ({OFF_GRADER}).")
+            return
+        raise Failed(OFF_GRADER)
+    answers = {}
+    for i, case in enumerate(part.cases):
+        answers[i] = answer(part, fn, case)
+        if "error" in answers[i]:
+            break
     used = _autograd_in_source(fn, part) if part.by_hand else []
     message = (f"{part.name} uses {part.what} ({', '.join(used)}): {part.why}, so it scores "
                f"0. Remove the {part.what} calls." if used else
-               judge_answers(part, cases, answers, getattr(fn, "__name__", part.name),
+               judge_answers(part, part.cases, answers, getattr(fn, "__name__", part.name),
                              FAILED))
     if message:
         FAILED.add(part.name)
         raise Failed(message)
     FAILED.discard(part.name)
     print(done_line(part, hidden))
+
+
+def record(part, fn_name, fn, hidden, cases, token):
+    """The judging kernel's call, made by the grader (never by a notebook): the student's
+    function `fn` named `fn_name` (None: not defined) on each case of `part` (the hidden ones: `cases`, as
+    JSON), recorded as plain data in one display output of type RECORD with `token`, the
+    grader's mark for this run. Nothing is judged here."""
+    answers = {}
+    if fn is None:
+        answers["0"] = {"error": "NameError", "message": f"name {fn_name!r} is not defined"}
+    else:
+        for i, case in enumerate(json.loads(cases) if hidden else part.cases):
+            answers[str(i)] = answer(part, fn, case)
+            if "error" in answers[str(i)]:
+                break
+    _PUBLISH({RECORD: {"token": token, "part": part.name, "hidden": bool(hidden),
+                       "answers": answers}}, metadata={})
 
 
 def _autograd_in_source(fn, part=None):
