@@ -1,5 +1,5 @@
 """The zoo of ps4_mlp_backprop: its kinds of submission (see zoo.py for what a kind is)."""
-from zoo import ALL, FORGER, Kind, append, edit, insert, replace_source
+from zoo import ALL, REPLACE_CHECKS, Kind, append, edit, forger, insert, replace_source
 
 # --- ps4_mlp_backprop: the named mistakes of the deltas and gradients ---------
 
@@ -77,9 +77,11 @@ TENSOR_METHOD = DELTA_K_AUTOGRAD + "\n\ntorch.Tensor.bp_delta = _autograd_delta_
 DELTA_J_ASSEMBLED = """def delta_j(O_j, delta_k, W):
     import operator
 
-    z = operator.methodcaller("requires" + "_grad_")(torch.logit(O_j).detach())
-    engine = operator.attrgetter("auto" + "grad")(torch)
-    return operator.attrgetter("gr" + "ad")(engine)(torch.sigmoid(z), z, delta_k @ W.T)[0]"""
+    z = operator.methodcaller("requi" + "res_gr" + "ad_")(torch.logit(O_j).detach())
+    engine = operator.attrgetter("au" + "togr" + "ad")(torch)
+    return operator.attrgetter("g" + "rad")(engine)(torch.sigmoid(z), z, delta_k @ W.T)[0]"""
+RIGHT_PS4 = """RIGHT = {"delta_k": lambda O_k, t: O_k * (1 - O_k) * (O_k - t),
+         "delta_j": lambda O_j, delta_k, W: (delta_k @ W.T) * O_j * (1 - O_j)}"""
 
 
 KINDS = [
@@ -202,11 +204,10 @@ KINDS = [
          lose={*K4, *B4, *T4}, says=("has no attribute 'bp_delta'", "was left out")),
     Kind("ps4-exec-rebinds-graded-name", "source",
          [replace_source("delta_k", "def delta_k(O_k, t):\n    raise NotImplementedError()"),
-          append(DELTA_K_AUTOGRAD + '\nexec("delta_k = _autograd_delta_k")')],
+          insert("delta_k", DELTA_K_AUTOGRAD + '\nexec("delta_k = _autograd_delta_k")')],
          lose={*K4, *B4, *T4}, says=("delta_k is not done yet",)),
     Kind("ps4-replaces-the-checks", "release",
-         [insert("delta_k", FORGER.replace('"sigmoid", "sigmoid_prime", "forward", "gradients"',
-                                           '"delta_k", "delta_j", "layer_grads", "backward"'))],
+         [insert("delta_k", forger(RIGHT_PS4, REPLACE_CHECKS))],
          lose=ALL, says=("delta_k is not done yet",)),
     Kind("ps4-attrgetter-assembled-names", "source",
          [replace_source("delta_j", DELTA_J_ASSEMBLED)], lose=set(J4),
