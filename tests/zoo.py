@@ -349,17 +349,16 @@ def _forger(name):
 RIGHT_PS1 = """def _train(x, t, lr=0.05, steps=300):
     W, b, losses = torch.zeros(x.shape[1], 1, dtype=x.dtype), torch.zeros(1, dtype=x.dtype), []
     for _ in range(steps):
-        O = torch.sigmoid(x @ W + b)
-        losses.append(0.5 * ((O - t) ** 2).sum().item())
-        delta = O * (1 - O) * (O - t)
-        W, b = W - lr * (x.T @ delta), b - lr * delta.sum(0)
+        out = torch.sigmoid(x @ W + b)
+        losses.append(float(((out - t) ** 2).sum() / 2))
+        W, b = (p - lr * g for p, g in zip((W, b), _gradients(x, t, W, b)))
     return W, b, losses
 
 
 def _gradients(x, t, W, b):
-    O = torch.sigmoid(x @ W + b)
-    delta = O * (1 - O) * (O - t)
-    return x.T @ delta, delta.sum(0)
+    out = torch.sigmoid(x @ W + b)
+    d = out * (1 - out) * (out - t)
+    return x.T @ d, d.sum(0)
 
 
 RIGHT = {"sigmoid": torch.sigmoid,
