@@ -1,4 +1,4 @@
-"""Central differences: the second, independent oracle of the lectures (as in CS231n).
+"""Central differences: the second, independent oracle of the lectures.
 
 Lectures only: an assignment that asks students to write a numerical gradient does not ship
 this file.
@@ -24,6 +24,11 @@ def numeric_grad(f, x, h=1e-6):
 
 
 def rel_error(a, b):
-    """max |a - b| / max(|a| + |b|), the relative error CS231n reports."""
+    """max |a - b| / max(|a| + |b|): one scale, the largest entry, for the whole tensor.
+
+    This is problem set 4's relative error, not CS231n's: CS231n takes the ratio entry by
+    entry, max |a_i - b_i| / max(1e-8, |a_i| + |b_i|), which can be large for a correct gradient
+    on an entry close to zero (ps4's mistake catalogue names that version).
+    """
     scale = float((a.detach().double().abs() + b.detach().double().abs()).max()) if a.numel() else 0.0
     return max_abs_diff(a, b) / max(scale, 1e-300)

@@ -40,6 +40,14 @@ def _catalogues():
     grad_W1 = autograd_mlp(x1, t1, [W1], [b1])["grad_W"][0]
     out.append(("mistakes_grad_w_jk", grad_W1[2, 1],
                 mistakes.mistakes_grad_w_jk(x1, O1, t1, 2, 1)))
+    O_ce, t_ce = ref["O"][2], t  # sigmoid outputs, targets strictly between 0 and 1
+    z = torch.logit(O_ce).requires_grad_()
+    (d_ce,) = torch.autograd.grad(
+        torch.nn.functional.binary_cross_entropy_with_logits(z, t_ce, reduction="sum"), z)
+    out.append(("mistakes_delta_k_ce", d_ce, mistakes.mistakes_delta_k_ce(O_ce, t_ce)))
+    out.append(("mistakes_cross_entropy",
+                torch.nn.functional.binary_cross_entropy(O_ce, t_ce, reduction="sum"),
+                mistakes.mistakes_cross_entropy(O_ce, t_ce)))
     return out
 
 

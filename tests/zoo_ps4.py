@@ -8,6 +8,9 @@ K4, J4, L4 = ("test_delta_k", "test_delta_k_hidden"), ("test_delta_j", "test_del
     ("test_layer_grads", "test_layer_grads_hidden")
 B4, T4 = ("test_backward", "test_backward_hidden"), ("test_train", "test_train_hidden")
 N4 = ("test_numerical", "test_numerical_hidden")
+C4 = ("test_cross_entropy", "test_cross_entropy_hidden")
+CE = "    return -(t * torch.log(O_k) + (1 - t) * torch.log(1 - O_k)).sum()"
+DCE = "    return O_k - t\n"
 DK = "    return O_k * (1 - O_k) * (O_k - t)"
 DJ = "    return (delta_k @ W.T) * O_j * (1 - O_j)"
 LG = "    return O_prev.T @ delta, delta.sum(0)"
@@ -182,6 +185,16 @@ KINDS = [
          [edit("train", "backward(x, t, Ws, bs)", "my_backward(x, t, Ws, bs)"),
           insert("train", "my_backward = backward  # a private copy")],
          lose=set(T4), says=("train called backward 0 times",)),
+    # --- part 7, cross-entropy: the catalogue reached by plausible edits
+    Kind("ps4-ce-sigma-prime-kept", "source",
+         [edit("cross_entropy", DCE, "    return O_k * (1 - O_k) * (O_k - t)\n")],
+         lose=set(C4), says=("the sigmoid derivative O*(1-O) was kept",)),
+    Kind("ps4-ce-log-of-targets", "source",
+         [edit("cross_entropy", CE, CE.replace("torch.log(1 - O_k)", "torch.log(1 - t)"))],
+         lose=set(C4), says=("log of the wrong thing: log(1 - t)",)),
+    Kind("ps4-ce-mean-over-batch", "source",
+         [edit("cross_entropy", CE, CE + " / O_k.shape[0]")],
+         lose=set(C4), says=("averaged over the batch (a factor 1/B)",)),
     # --- hostile: helpers called, callers' frames read, torch patched, history printed
     Kind("ps4-delegates-to-helpers", "source",
          [edit("backward", "    Os = forward(x, Ws, bs)\n",

@@ -82,6 +82,58 @@ def mistakes_delta_k(O, t):
             ] + _scaled(right, B, O.numel())
 
 
+def _delta_ce(O, t):
+    """dE/dz of a sigmoid layer with outputs O = sigmoid(z) and binary cross-entropy
+    E = -sum(t log O + (1 - t) log(1 - O)), by autograd."""
+    return _grad(lambda z: torch.nn.functional.binary_cross_entropy_with_logits(
+        z, t, reduction="none"), torch.logit(O))
+
+
+CE_SIGMA_PRIME_KEPT = ("the sigmoid derivative O*(1-O) was kept: with cross-entropy it cancels "
+                       "against dE/dO = (O - t) / (O*(1-O)), so delta = O - t")
+CE_MEAN_B = "averaged over the batch (a factor 1/B): cross-entropy here sums over the samples"
+CE_MEAN_ALL = ("the mean over all B*K elements was taken (PyTorch's default reduction): "
+               "E sums over outputs and samples")
+
+
+def mistakes_delta_k_ce(O, t):
+    """Wrong versions of delta_k for binary cross-entropy on sigmoid outputs, shape (B, K)."""
+    right = _delta_ce(O, t)
+    B, N = O.shape[0], O.numel()
+    out = [(CE_SIGMA_PRIME_KEPT, _delta(O, t)), (SIGN, -right),
+           (("that is dE/dO = (O - t) / (O*(1-O)), the gradient at the output; delta is dE/dz, "
+            "dE/dO times sigma'(z) = O*(1-O)"), right / _sigma_prime(O)),
+           (BATCH_SUMMED, right.sum(0)), (BATCH_SUMMED, right.sum(0, keepdim=True))]
+    if B > 1:
+        out.append((CE_MEAN_B, right / B))
+    if N > B:
+        out.append((CE_MEAN_ALL, right / N))
+    return _unique(out)
+
+
+def mistakes_cross_entropy(O, t):
+    """Wrong values of the binary cross-entropy -sum(t log O + (1 - t) log(1 - O)), a 0-d
+    tensor; the targets t are strictly between 0 and 1, so every wrong log is finite."""
+    right = torch.nn.functional.binary_cross_entropy(O, t, reduction="sum")
+    B, N = O.shape[0], O.numel()
+    out = [(("log of the wrong thing: O and t swapped roles; the logs are of the predictions, "
+            "log O and log(1 - O), weighted by the targets t and 1 - t"),
+            -(O * torch.log(t) + (1 - O) * torch.log(1 - t)).sum()),
+           ("log of the wrong thing: log(1 - t) where log(1 - O) belongs",
+            -(t * torch.log(O) + (1 - t) * torch.log(1 - t)).sum()),
+           ("the (1 - t) * log(1 - O) term is missing: a target 0 must cost something too",
+            -(t * torch.log(O)).sum()),
+           (("the minus sign is missing: the loss is -sum(t log O + (1 - t) log(1 - O)), "
+            "a positive number"), -right),
+           ("that is the squared error 1/2 * sum((O - t)**2), not cross-entropy",
+            0.5 * ((O - t) ** 2).sum())]
+    if B > 1:
+        out.append((CE_MEAN_B, right / B))
+    if N > B:
+        out.append((CE_MEAN_ALL, right / N))
+    return _unique(out)
+
+
 def mistakes_delta_j(O_j, delta_k, W, O_k=None):
     """Wrong versions of delta_j = (delta_k @ W.T) * O_j(1-O_j); W has shape (J, K)."""
     back = _grad(lambda o: (o @ W) * delta_k, O_j)  # dE/dO_j

@@ -16,8 +16,10 @@ import torch
 from compare import close, verdict
 from mistakes import (
     SIGN,
+    mistakes_cross_entropy,
     mistakes_delta_j,
     mistakes_delta_k,
+    mistakes_delta_k_ce,
     mistakes_grad_b,
     mistakes_grad_W,
 )
@@ -566,3 +568,45 @@ train = judge.entry(judge.Part(
     done="Part 6: train follows the contract, your gradients match autograd at every step, "
          "and the defaults reach 95% on make_moons()."),
     "Check train: the contract (recorded calls to backward) and the accuracy it reaches.")
+
+
+# --- part 7: cross-entropy ---------------------------------------------------------------
+
+def _ce_inputs(case):
+    """The sigmoid outputs O_k of a random network and targets t strictly between 0 and 1
+    (with "labels": 0/1 targets, for delta_k_ce only)."""
+    x, t, Ws, bs = _network(case)
+    return _activations(x, Ws, bs)[-1], t
+
+
+def _judge_cross_entropy(case, args, out):
+    O_k, t = args
+    ref = torch.nn.functional.binary_cross_entropy(O_k, t, reduction="sum")
+    if isinstance(out, torch.Tensor) and out.numel() == 1 and out.dim() > 0:
+        return (f"cross_entropy ({_where(case)}): returned shape {tuple(out.shape)}; "
+                "return a single number, a 0-d tensor such as (...).sum().")
+    return verdict("cross_entropy", out, ref, mistakes_cross_entropy(O_k, t), _where(case))
+
+
+def _judge_delta_k_ce(case, args, out):
+    O_k, t = args
+    x, t, Ws, bs = _network(case)
+    z = (_activations(x, Ws, bs)[-2] @ Ws[-1] + bs[-1]).requires_grad_()  # output layer's z
+    E = torch.nn.functional.binary_cross_entropy_with_logits(z, t, reduction="sum")
+    (ref,) = torch.autograd.grad(E, z)  # z.grad
+    return verdict("delta_k_ce", out, ref, mistakes_delta_k_ce(O_k, t), _where(case))
+
+
+cross_entropy = judge.entry(judge.Part(
+    "cross_entropy", [{"seed": 20, "sizes": [3, 2], "B": 1}, {"seed": 21, "sizes": [4, 3], "B": 5},
+                      {"seed": 22, "sizes": [2, 5, 1], "B": 8}],
+    _ce_inputs, _judge_cross_entropy, where=_where,
+    done="Part 7: cross_entropy matches torch's binary cross-entropy, summed."),
+    "Check cross_entropy(O_k, t) against torch.nn.functional.binary_cross_entropy (summed).")
+
+delta_k_ce = judge.entry(judge.Part(
+    "delta_k_ce", [{"seed": 23, "sizes": [3, 2], "B": 1}, {"seed": 24, "sizes": [4, 3], "B": 5},
+                   {"seed": 25, "sizes": [2, 5, 1], "B": 8, "labels": True}],
+    _ce_inputs, _judge_delta_k_ce, where=_where,
+    done="Part 7: delta_k_ce matches z.grad of the output layer under cross-entropy."),
+    "Check delta_k_ce(O_k, t) against z.grad of the output layer under cross-entropy.")

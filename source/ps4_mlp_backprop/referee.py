@@ -60,6 +60,9 @@ HIDDEN = {
             "layer": l}
            for seed, sizes, B in [(13, [2, 3, 3, 1], 5), (14, [4, 1], 1), (15, [1, 2, 3], 9)]
            for l in range(len(sizes) - 1) for kind in ("W", "b")]),
+    "cross_entropy": _networks(505, 8, (2, 4), 5000, 7, lambda case, s: s, (0, 3)),
+    "delta_k_ce": _networks(606, 8, (2, 4), 6000, 7, lambda case, s: s, (0, 4),
+                            labels=lambda case: case % 2 == 1),
     "relative_error": [{"seed": 16 + i, "shape": shape, "pair": pair}
                        for i, shape in enumerate([[1], [3, 4], [2, 2, 5]]) for pair in range(5)],
     # gradients and updates checked all along short runs of deeper networks (square W
