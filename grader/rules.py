@@ -11,6 +11,11 @@ here):
   an IPython hook, a decorator, a default value or class attribute that would run code) is
   left out, so nothing the rest of the notebook does can reach a verdict. Left-out
   statements keep their line (blank), so line numbers stay the student's.
+The module is also shipped with every assignment (``rules.py`` next to the notebook):
+``judge.run`` applies the same rule in a student's own kernel, to the cells it has run
+(``history_notebook``), so a student hears about a broken rule before being graded. It needs
+nothing but the standard library.
+
 * ``forbidden(...)``: the by-hand rule, an allow-list over a graded function and every
   function of the notebook it reaches: free names must be the function's own, the
   notebook's definitions, the course's setup names, allowed modules or builtins on a short
@@ -19,6 +24,7 @@ here):
   course helper module, nothing that builds or runs code or looks at frames.
 """
 import ast
+import types
 
 # modules a student's code may import (at the top level and in graded code)
 ALLOWED_MODULES = frozenset({"torch", "math", "numpy", "matplotlib", "random", "itertools",
@@ -110,13 +116,32 @@ def _names_bound(target):
 
 
 def student_code(nb):
-    """Top-level names bound by the student's cells: {name: [ast nodes]}."""
-    defs = {}
+    """Top-level names bound by the student's cells: {name: [ast nodes]} (in a kernel's
+    history, only the latest cell that binds a name counts: see `history_notebook`)."""
+    defs, latest = {}, getattr(nb, "latest", False)
     for cell in student_cells(nb):
         tree = _parse(cell.source)
         for name, nodes in (_bindings(tree) if tree else {}).items():
-            defs.setdefault(name, []).extend(nodes)
+            if latest:
+                defs[name] = list(nodes)
+            else:
+                defs.setdefault(name, []).extend(nodes)
     return defs
+
+
+def history_notebook(inputs):
+    """A stand-in for a notebook made of a kernel's executed inputs (IPython's `In`), in
+    order; a name counts as the latest input bound it. An input that imports the course's
+    `check` is taken for the course's setup cell (locked), every other for a student's."""
+    def setup(source):
+        tree = _parse(source)
+        return bool(tree) and any(isinstance(n, ast.Import) and any(
+            a.name == "check" for a in n.names) for n in tree.body)
+
+    cells = [types.SimpleNamespace(cell_type="code", source=s, metadata={
+        "nbgrader": {"locked": True}} if setup(s) else {})
+        for s in inputs if isinstance(s, str) and s.strip()]
+    return types.SimpleNamespace(cells=cells, latest=True)
 
 
 def course_names(nb):
@@ -418,6 +443,50 @@ def forbidden(nb, fn_name, helpers, words=frozenset(), graded=frozenset(), metho
         elif isinstance(node, ast.Constant) and node.value in words:
             found.add(repr(node.value))
     return sorted(found)
+
+
+def left_out_needed(nb, fn_name, modules=frozenset(), graded=frozenset(), methods=None):
+    """The names the function `fn_name` (and the notebook's functions it reaches) uses that
+    only a statement left out of the judging kernel binds (`definitions`): undefined there."""
+    defs, kept, patched = student_code(nb), set(course_names(nb)), set()
+    for cell in student_cells(nb):
+        code, _ = definitions(cell.source, modules)
+        tree = _parse(code)
+        kept |= set(_bindings(tree)) if tree else set()
+        tree = _parse(cell.source)  # attributes set at the top level: torch.Tensor.f = ...
+        patched |= {t.attr for n in (tree.body if tree else []) if isinstance(n, ast.Assign)
+                    for t in n.targets if isinstance(t, ast.Attribute)}
+    needed = set()
+    for node, local in closure(nb, fn_name, graded, methods, defs):
+        if isinstance(node, ast.Name) and node.id not in local and node.id in defs \
+                and node.id not in kept:
+            needed.add(node.id)
+        elif isinstance(node, ast.Attribute) and node.attr in patched:
+            needed.add("." + node.attr)
+    return sorted(needed)
+
+
+def message(fn_name, used, words, by_hand, what="autograd",
+            why="this part must compute the gradient by hand"):
+    """The sentence for a graded function that breaks the rule (`used`: what `forbidden`
+    found)."""
+    bare = {w for u in used for w in u.removeprefix("import ").strip(".'\"").split(".")}
+    if by_hand and bare & set(words):
+        return (f"{fn_name} uses {what} ({', '.join(used)}): {why}, so it scores 0. Remove "
+                f"the {what} calls.")
+    return (f"{fn_name} uses what graded code may not use ({', '.join(used)}): names that "
+            "are not its own, the notebook's, the setup's or a common builtin; the course's "
+            "checks; imports other than torch, math and numpy; dunder attributes; computed "
+            "attribute names; introspection or code built at run time. This part must be "
+            "your own plain code, so it scores 0. Remove those.")
+
+
+def left_out_message(fn_name, names):
+    """The sentence for a graded function that needs what does not run when graded."""
+    return (f"{fn_name} uses {', '.join(names)}, set by a statement that does not run when "
+            "your work is graded (only definitions run: def, class, import, NAME = a plain "
+            "value), so it would fail there: compute it inside the function, or make it a "
+            "plain value.")
 
 
 def attributes(nb, fn_name, graded=frozenset()):

@@ -177,20 +177,6 @@ def _left_out_note(message, fn_name, left_out):
     return ""
 
 
-def _rule_message(part, fn_name, used, words):
-    bare = {w for u in used for w in u.removeprefix("import ").strip(".'\"").split(".")}
-    if part.by_hand and bare & set(words):
-        what = getattr(part, "what", "autograd")
-        why = getattr(part, "why", "this part must compute the gradient by hand")
-        return (f"{fn_name} uses {what} ({', '.join(used)}): {why}, so it scores "
-                f"0. Remove the {what} calls.")
-    return (f"{fn_name} uses what graded code may not use ({', '.join(used)}): names that "
-            "are not its own, the notebook's, the setup's or a common builtin; the course's "
-            "checks; imports other than torch, math and numpy; dunder attributes; computed "
-            "attribute names; introspection or code built at run time. This part must be "
-            "your own plain code, so it scores 0. Remove those.")
-
-
 def judge_cell(cell, nb, modules, helpers, failed, found, left_out=(), graded=frozenset()):
     """Put the verdicts of one test cell into it (its own outputs are dropped: nothing the
     notebook did while it ran counts); adds failed parts to `failed`. `found` is what
@@ -213,7 +199,10 @@ def judge_cell(cell, nb, modules, helpers, failed, found, left_out=(), graded=fr
                                getattr(part, "methods", None), names)
         got = found.get((name, hidden), {"answers": {}, "stopped": "it was not run"})
         if used:
-            message = _rule_message(part, fn_name, used, words)
+            message = rules.message(fn_name, used, words, part.by_hand,
+                                    getattr(part, "what", "autograd"),
+                                    getattr(part, "why", "this part must compute the gradient "
+                                                         "by hand"))
         elif set(part.must_use) - rules.attributes(nb, fn_name, graded - {fn_name}):
             message = (f"{fn_name} must use {', '.join('.' + m + '()' for m in part.must_use)} "
                        "itself (read from the notebook), so it scores 0.")
