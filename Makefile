@@ -40,12 +40,13 @@ help:
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements/student.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@# torch first with pip (it finds the local CPU build), then uv for the rest (fast);
-	@# plain pip if uv cannot be had. Every version is pinned in requirements.txt.
+	@# plain pip if uv cannot be had. Every version is pinned in requirements.txt and
+	@# the student's set it includes, requirements/student.txt.
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
-		"$$(grep '^torch==' requirements.txt)" uv==$(UV_VERSION) \
+		"$$(grep '^torch==' requirements/student.txt)" uv==$(UV_VERSION) \
 	&& $(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt \
 	|| $(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/jupyter server extension list 2>&1 | grep -q "nbgrader.server_extensions.formgrader.*enabled"
