@@ -23,7 +23,7 @@ HUB_COURSE  ?= /home/bp-instructor/backprop-by-hand
 # elsewhere that test is skipped with the reason (and fails under CI=true).
 TEST_DEPS := $(STAMP) $(if $(and $(filter 0,$(shell id -u)),$(shell command -v npm)),$(CHP_STAMP))
 
-.PHONY: help install lab test lint release solutions grade report bench site clean hub hub-install hub-grade
+.PHONY: help install lab test lint release solutions grade report bench site bundle clean hub hub-install hub-grade
 
 help:
 	@echo "make lab        install (if needed) and serve JupyterLab on the course"
@@ -35,6 +35,7 @@ help:
 	@echo "make report A=ps1_perceptron  rebuild the class report from the gradebook"
 	@echo "make bench N=8  time plain nbgrader against make grade on N submissions"
 	@echo "make site       build the lecture website into _build/site (open _build/site/index.html)"
+	@echo "               with a zip per assignment in _build/site/downloads/"
 	@echo "make hub        (root) JupyterHub on 127.0.0.1:$(HUB_PORT): an instructor and 3 students"
 	@echo "make hub-grade A=ps1_perceptron   (root) grade the hub instructor's collected submissions"
 
@@ -90,6 +91,11 @@ bench: $(STAMP)
 
 site: $(STAMP)
 	$(BIN)/python website/build.py _build/site
+	$(GRADER) bundle _build/site/downloads
+
+# one zip per assignment (release notebook and helper files) in _build/downloads
+bundle: $(STAMP)
+	$(GRADER) bundle _build/downloads
 
 hub-install: $(CHP_STAMP)
 
