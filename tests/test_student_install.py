@@ -148,6 +148,20 @@ def test_zips_are_reproducible(downloads, tmp_path):
         assert path.read_bytes() == (downloads / path.name).read_bytes()
 
 
+def test_colab_and_hub_links_come_from_the_configured_repository(tmp_path):
+    (tmp_path / "nbgrader_config.py").write_text(
+        "c = get_config()  # noqa: F821\n"
+        'c.BackpropCourse.repository_url = "https://github.com/someone/backprop-by-hand"\n'
+        'c.BackpropCourse.hub_url = "https://hub.example.edu/"\n')
+    assert bundle.links("ps1_perceptron", root=tmp_path) == {
+        "zip": "downloads/ps1_perceptron.zip",
+        "colab": "https://colab.research.google.com/github/someone/backprop-by-hand/blob/main/"
+                 "release/ps1_perceptron/ps1_perceptron.ipynb",
+        "hub": "https://hub.example.edu/hub/user-redirect/git-pull?repo=https%3A%2F%2Fgithub.com"
+               "%2Fsomeone%2Fbackprop-by-hand&branch=main&urlpath=lab%2Ftree%2Fbackprop-by-hand"
+               "%2Frelease%2Fps1_perceptron%2Fps1_perceptron.ipynb"}
+
+
 # --- "Colab": a fresh venv, the notebook alone ------------------------------------------
 
 @pytest.fixture(scope="module")
