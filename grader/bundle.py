@@ -30,6 +30,8 @@ SETTINGS = {"site_url": "https://example.org/backprop-by-hand",
             "repository_url": "", "repository_branch": "main", "hub_url": ""}
 
 # The start of every setup cell, written by the release step (stamp); {..} are filled in.
+# `stamp` finds the block it wrote by its first line and its last (print) line: if you
+# change either, delete the old block from source/'s setup cells before `make release`.
 FETCH = '''\
 # check.py and the modules it uses must lie next to this notebook; where they don't (Colab,
 # a hub), they are downloaded from the course's site, each checked against its sha256.
