@@ -1,9 +1,9 @@
 """A student's notebook away from the course folder, and the zips it comes in.
 
 - "Colab": a fresh venv with only torch, numpy, matplotlib, ipykernel and nbclient, the
-  release notebook alone in an empty folder with the solution filled in, and the site's
-  zips served on 127.0.0.1: the setup cell downloads and checks the helper files and every
-  visible check passes; with no server, or with a changed file, it says so in one sentence;
+  release notebook alone in an empty folder with the solution filled in (from source/), and
+  the site's zips served on 127.0.0.1: the setup cell downloads and checks the helper files
+  and every visible check passes; with no server, or with a changed file, it says so in one sentence;
 - every zip (`python -m grader bundle`) holds exactly the helper files its notebook imports,
   each with the sha256 written into the notebook's setup cell, and nothing grader-only;
 - the site's Colab and hub links come from the configured repository.
@@ -23,6 +23,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import nbformat
 import pytest
+from classroom import student_work
 from conftest import ASSIGNMENTS, grading, notebook
 from test_student_install import BIN, REQUIREMENTS, pins
 
@@ -154,18 +155,6 @@ def site(downloads):
         yield url
 
 
-def _solved_release(a):
-    """release/<a>'s notebook with each solution cell taken from source/ (markers removed)."""
-    nb = nbformat.read(notebook("release", a), as_version=4)
-    source = {c.id: c for c in nbformat.read(notebook("source", a), as_version=4).cells}
-    for cell in nb.cells:
-        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = "\n".join(ln for ln in source[cell.id].source.splitlines()
-                                    if ln.strip() not in ("### BEGIN SOLUTION",
-                                                          "### END SOLUTION"))
-    return nb
-
-
 RUN = """import sys
 import nbformat
 from nbclient import NotebookClient
@@ -201,7 +190,7 @@ def _setup_outputs(nb):
 
 @pytest.mark.parametrize("a", ASSIGNMENTS)
 def test_colab_fetches_the_files_and_every_check_passes(a, colab, site, downloads, tmp_path):
-    code, nb, stderr = _run_alone(colab, _solved_release(a), tmp_path / "content", site)
+    code, nb, stderr = _run_alone(colab, student_work(a), tmp_path / "content", site)
     assert code == 0, f"the solved notebook failed alone:\n{stderr[-3000:]}"
     names = zipfile.ZipFile(downloads / f"{a}.zip").namelist()[1:]
     said = "".join(o.get("text", "") for o in _setup_outputs(nb))
@@ -226,7 +215,7 @@ def test_colab_without_the_site_says_what_to_do(colab, tmp_path):
     a = ASSIGNMENTS[0]
     with _serve(tmp_path) as stopped:
         pass  # the server is stopped: nothing answers at its URL
-    code, nb, _ = _run_alone(colab, _solved_release(a), tmp_path / "content", stopped)
+    code, nb, _ = _run_alone(colab, student_work(a), tmp_path / "content", stopped)
     assert code != 0
     assert _one_sentence(nb) == (
         f"Could not download {stopped}/downloads/{a}.zip: download that zip yourself, unpack "
@@ -246,7 +235,7 @@ def test_colab_refuses_a_changed_file(colab, tmp_path):
             bad.writestr(name, data + b"\nprint('changed')\n" if name == "judge.py" else data)
 
     with _serve(changed.parent) as url:
-        code, nb, _ = _run_alone(colab, _solved_release(a), tmp_path / "content", url)
+        code, nb, _ = _run_alone(colab, student_work(a), tmp_path / "content", url)
     assert code != 0
     assert _one_sentence(nb) == (
         f"judge.py in {url}/downloads/{a}.zip is not the file this notebook was released "
