@@ -26,7 +26,7 @@ import nbformat
 from grader import course
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # a fixed date: the same files make the same zip
-SETTINGS = {"site_url": "https://example.org/backprop-by-hand",
+SETTINGS = {"site_url": "",  # set in nbgrader_config.py
             "repository_url": "", "repository_branch": "main", "hub_url": ""}
 
 # The start of every setup cell, written by the release step (stamp); {..} are filled in.
