@@ -23,7 +23,7 @@ HUB_COURSE  ?= /home/bp-instructor/backprop-by-hand
 # elsewhere that test is skipped with the reason (and fails under CI=true).
 TEST_DEPS := $(STAMP) $(if $(and $(filter 0,$(shell id -u)),$(shell command -v npm)),$(CHP_STAMP))
 
-.PHONY: help install lab test lint release solutions grade report bench site clean hub hub-install hub-grade
+.PHONY: help install lab test lint release solutions grade report bench site bundle clean hub hub-install hub-grade
 
 help:
 	@echo "make lab        install (if needed) and serve JupyterLab on the course"
@@ -35,17 +35,19 @@ help:
 	@echo "make report A=ps1_perceptron  rebuild the class report from the gradebook"
 	@echo "make bench N=8  time plain nbgrader against make grade on N submissions"
 	@echo "make site       build the lecture website into _build/site (open _build/site/index.html)"
+	@echo "               with a zip per assignment in _build/site/downloads/ (make bundle: the zips alone)"
 	@echo "make hub        (root) JupyterHub on 127.0.0.1:$(HUB_PORT): an instructor and 3 students"
 	@echo "make hub-grade A=ps1_perceptron   (root) grade the hub instructor's collected submissions"
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements/student.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@# torch first with pip (it finds the local CPU build), then uv for the rest (fast);
-	@# plain pip if uv cannot be had. Every version is pinned in requirements.txt.
+	@# plain pip if uv cannot be had. Every version is pinned in requirements.txt and
+	@# the student's set it includes, requirements/student.txt.
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
-		"$$(grep '^torch==' requirements.txt)" uv==$(UV_VERSION) \
+		"$$(grep '^torch==' requirements/student.txt)" uv==$(UV_VERSION) \
 	&& $(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt \
 	|| $(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/jupyter server extension list 2>&1 | grep -q "nbgrader.server_extensions.formgrader.*enabled"
@@ -89,6 +91,11 @@ bench: $(STAMP)
 
 site: $(STAMP)
 	$(BIN)/python website/build.py _build/site
+	$(GRADER) bundle _build/site/downloads
+
+# one zip per assignment (release notebook and helper files) in _build/downloads
+bundle: $(STAMP)
+	$(GRADER) bundle _build/downloads
 
 hub-install: $(CHP_STAMP)
 

@@ -45,6 +45,18 @@ c.CourseDirectory.solution_directory = "solutions"
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
                             "referee.py"]
 
+# Where students find the course, for those who have only a notebook (Colab, a hub):
+# site_url is where the built site (`make site`, _build/site/) is published; a release
+# notebook's setup cell downloads its assignment's zip from <site_url>/downloads/ when
+# check.py is missing (run `make release` after changing it: the URL is written into the
+# setup cells). repository_url (on GitHub) and repository_branch give the site's
+# "Open in Colab" links; hub_url (a JupyterHub with nbgitpuller) its "Open on the hub"
+# links. An empty URL leaves its links out.
+c.BackpropCourse.site_url = "https://example.org/backprop-by-hand"
+c.BackpropCourse.repository_url = ""
+c.BackpropCourse.repository_branch = "main"
+c.BackpropCourse.hub_url = ""
+
 # The assignments are ps1_perceptron, ps2_multi_output_perceptron, ps3_chain_rule,
 # ps4_mlp_backprop and ps5_himmelblau (one folder each in source/). nbgrader 0.9 has no `db_assignments`
 # option (it was removed in 0.6 and is only warned about): `generate_assignment`

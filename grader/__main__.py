@@ -6,17 +6,18 @@
                           autograde every submission of A in the sandbox, in parallel;
                           feedback, grades.csv and report/A/
     report A [--course DIR]   rebuild report/A/ from the gradebook
+    bundle DEST           DEST/<assignment>.zip: each release notebook and its helper files
 """
 import argparse
 import sys
 
-from grader import classgrade, course, report
+from grader import bundle, classgrade, course, report
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m grader", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("command", choices=["release", "solutions", "grade", "report"])
+    p.add_argument("command", choices=["release", "solutions", "grade", "report", "bundle"])
     p.add_argument("assignments", nargs="*")
     p.add_argument("--course", default=str(course.ROOT), help="the course folder")
     p.add_argument("--jobs", type=int, default=None, help="students graded at once "
@@ -34,6 +35,11 @@ def main(argv=None):
                 + ", ".join(course.ASSIGNMENTS))
     if opts.command in ("release", "solutions"):
         course.publish(opts.command, opts.assignments or course.ASSIGNMENTS)
+        return 0
+    if opts.command == "bundle":
+        if len(opts.assignments) != 1:
+            p.error("bundle takes one folder, e.g. `bundle _build/site/downloads`")
+        bundle.bundle(opts.assignments[0])
         return 0
     if len(opts.assignments) != 1:
         p.error(f"{opts.command} takes one assignment, e.g. `{opts.command} ps1_perceptron`")

@@ -118,8 +118,14 @@ def generate_solutions(course, a, execute=True):
 
 
 def publish(kind, assignments):
-    """Regenerate release/ or solutions/ in a scratch course and copy it into the repo."""
+    """Regenerate release/ or solutions/ in a scratch course and copy it into the repo,
+    after writing the helper files' sha256 into source/'s setup cells (grader/bundle.py)."""
+    from grader import bundle
+
     make = generate_release if kind == "release" else generate_solutions
+    for a in assignments:  # the setup cell's sha256 of the helper files, and the site's URL
+        if bundle.stamp(a):
+            print(f"source/{a}: the setup cell now has the helper files' sha256 and the site's URL")
     with tempfile.TemporaryDirectory(prefix="bp-publish-") as tmp:
         course = new_course(tmp, assignments)
         for a in assignments:

@@ -41,6 +41,7 @@ def lab(tmp_path_factory):
     course = scratch_course(tmp / "course")
     for name in ("Makefile", "requirements.txt"):
         shutil.copy2(ROOT / name, course)  # copy2 keeps the mtime: make sees .venv installed
+    shutil.copytree(ROOT / "requirements", course / "requirements")  # copy2 too
     (course / ".venv").symlink_to(ROOT / ".venv")
     port = _free_port()
     log_path = tmp / "lab.log"

@@ -21,6 +21,8 @@ def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("site") / "site"
     subprocess.run([sys.executable, ROOT / "website" / "build.py", out], check=True,
                    cwd=ROOT, capture_output=True)
+    subprocess.run([sys.executable, "-m", "grader", "bundle", out / "downloads"], check=True,
+                   cwd=ROOT, capture_output=True)  # as `make site`
     return out
 
 
@@ -53,6 +55,8 @@ def test_site_has_a_page_per_lecture_and_no_solutions(site):
         assert f'href="{nb.stem}.html"' in index
     for release in sorted((ROOT / "release").iterdir()):
         assert f"assignments/{release.name}/{release.name}.ipynb" in index
+        assert f'href="downloads/{release.name}.zip"' in index
+        assert (site / "downloads" / f"{release.name}.zip").is_file()
     assert "solutions" not in index
     for page, ident in re.findall(r'href="([^"#]+\.html)#([^"]+)"', index):
         assert f'id="{ident}"' in (site / page).read_text(), f"broken link {page}#{ident}"
@@ -94,7 +98,8 @@ def test_lecture_page_in_the_browser(browser, served, lecture):
     assert page.locator("nav.bp-nav a").count() == len(LECTURES) + 1
     number = int(lecture.name[:2])
     for link in page.locator(".bp-task a").evaluate_all("els => els.map(e => e.href)"):
-        assert f"/assignments/ps{number}_" in link and page.request.get(link).ok, link
+        assert re.search(rf"/(assignments/ps{number}_|downloads/ps{number}_\w+\.zip$)", link) \
+            and page.request.get(link).ok, link
     screenshot(page, f"site-{lecture.stem}")
     print(f"\n{lecture.stem}: {typeset} formulas, {len(sizes)} figures")
     page.close()

@@ -93,6 +93,17 @@ def nav(pages, current):
     return f'<nav class="bp-nav">{"".join(links)}</nav>'
 
 
+def download_links(a):
+    """The links to assignment `a` in one piece: its zip (written by `make site`), and
+    "Open in Colab" and "Open on the hub" where nbgrader_config.py sets their places."""
+    sys.path.insert(0, str(ROOT))
+    from grader.bundle import links
+
+    names = {"zip": f"{a}.zip", "colab": "Open in Colab", "hub": "Open on the hub"}
+    return " All in one: " + " · ".join(f'<a href="{html.escape(url)}">{names[kind]}</a>'
+                                        for kind, url in links(a).items())
+
+
 def build(out):
     out = Path(out)
     shutil.rmtree(out, ignore_errors=True)
@@ -120,7 +131,8 @@ def build(out):
             files = ", ".join(f'<a href="assignments/{work.name}/{f.name}" download>{f.name}</a>'
                               for f in sorted(dest.iterdir()))
             task = (f'<p class="bp-task">Assignment <b>{work.name}</b>: {files} (open the '
-                    "notebook in JupyterLab next to the <code>.py</code> files).</p>")
+                    "notebook in JupyterLab next to the <code>.py</code> files)."
+                    f"{download_links(work.name)}</p>")
         else:
             task = ""
 
