@@ -112,6 +112,7 @@ def judging_notebook(nb, hidden, token, helpers=frozenset()):
     that records the answers of the student's function on its cases (`hidden`: {part:
     cases}) with `token`. `left_out`: [(cell number, line, names, why, text)]."""
     cells, left_out, number = [], [], 0
+    shadowed = frozenset(rules.student_code(nb))
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
@@ -122,7 +123,7 @@ def judging_notebook(nb, hidden, token, helpers=frozenset()):
         if meta.get("locked"):
             cells.append(new_code_cell(cell.source))
             continue
-        code, dropped = rules.definitions(cell.source, frozenset(helpers))
+        code, dropped = rules.definitions(cell.source, frozenset(helpers), shadowed)
         left_out += [(number, *d) for d in dropped]
         if code.strip():
             cells.append(new_code_cell(code))

@@ -67,11 +67,33 @@ def test_plain_code_keeps_the_rule():
     ("x.backward()\n    return x.grad", ".backward"),
     ("return torch.sys.modules", ".sys"),
     ("return __builtins__", "__builtins__"),
-    ("return undefined_name(x)", "undefined_name"),
+    ("return In[-1]", "In"),
+    ("return _i3", "_i3"),
 ])
 def test_each_construct_is_refused_by_name(body, reported):
     """Is each construct outside the allow-list reported, named?"""
     assert reported in found(f"def f(x, t):\n    {body}")
+
+
+def test_an_undefined_name_is_a_bug_not_a_broken_rule():
+    """Is a name that nothing binds left to fail when it runs (a NameError, judged as
+    such), rather than called a broken rule?"""
+    assert found("def f(x, t):\n    return out.data") == []
+
+
+def test_a_class_may_alias_its_methods():
+    """Does `__radd__ = __add__` in a class body keep the class in the judging kernel?"""
+    cell = "class V:\n    def __add__(self, o):\n        return self\n    __radd__ = __add__"
+    assert rules.definitions(cell)[1] == []
+
+
+def test_a_builtin_call_on_literals_is_kept_unless_the_notebook_rebinds_it():
+    """Is `visited = set()` (or a default `=[]`) a definition, and `set()` left out once the
+    notebook binds its own `set`?"""
+    cell = "topo, visited = [], set()\ndef f(x, seen=set()):\n    return x\nN = int('3')"
+    assert rules.definitions(cell)[1] == []
+    assert [line for line, *_ in rules.definitions(cell, shadowed=frozenset({"set"}))[1]] == [1, 2]
+    assert rules.definitions("S = set(helper)")[1]  # a name as an argument: left out
 
 
 def test_what_a_graded_function_reaches_is_judged_too():

@@ -24,6 +24,8 @@ nothing but the standard library.
   course helper module, nothing that builds or runs code or looks at frames.
 """
 import ast
+import builtins
+import re
 import types
 
 # modules a student's code may import (at the top level and in graded code)
@@ -53,10 +55,15 @@ ESCAPES = frozenset({"modules", "environ", "f_locals", "f_globals", "f_back", "f
 RUNTIME = frozenset({"exec", "eval", "compile", "__import__", "importlib", "globals", "vars",
                      "locals", "inspect", "gc", "ctypes", "sys", "os", "builtins", "operator",
                      "get_ipython", "In", "Out", "open", "breakpoint", "delattr", "dir"})
+# names the interpreter or IPython provides besides the builtins (In, Out, _i3, _3, ...)
+KERNEL_NAMES = re.compile(r"In|Out|get_ipython|display|exit|quit|_+\d*|_i+\d*|_[io]h|_dh")
 # methods that would run code when a class is defined or subclassed
 CLASS_HOOKS = frozenset({"__init_subclass__", "__set_name__", "__class_getitem__",
                          "__prepare__", "__mro_entries__"})
 DECORATORS = frozenset({"staticmethod", "classmethod", "property"})
+# builtins a plain value may call, with plain arguments (`visited=set()`, `float("0.5")`)
+SAFE_CALLS = frozenset({"set", "list", "dict", "tuple", "frozenset", "float", "int", "str",
+                        "bool", "complex", "range"})
 
 
 # --- the notebook's cells ------------------------------------------------------------------
@@ -159,38 +166,49 @@ def _module_ok(name, extra=frozenset()):
     return (name or "").split(".")[0] in ALLOWED_MODULES | extra
 
 
-def _plain(node):
+def _plain(node, shadowed=frozenset()):
     """Is `node` a value whose evaluation runs no code of anyone's: a literal, a container of
-    plain values, arithmetic on them, a name, or a dotted name without dunders?"""
+    plain values, arithmetic on them, a name, a dotted name without dunders, or a call of a
+    builtin in `SAFE_CALLS` (that the notebook does not rebind: `shadowed`) on literals?"""
+    def plain(n):
+        return _plain(n, shadowed)
+
     if isinstance(node, ast.Constant):
         return True
     if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
-        return all(_plain(e) for e in node.elts)
+        return all(plain(e) for e in node.elts)
     if isinstance(node, ast.Dict):
-        return all(k is not None and _plain(k) for k in node.keys) and all(
-            _plain(v) for v in node.values)
+        return all(k is not None and plain(k) for k in node.keys) and all(
+            plain(v) for v in node.values)
     if isinstance(node, ast.UnaryOp):
-        return _plain(node.operand)
+        return plain(node.operand)
     if isinstance(node, ast.BinOp):
-        return _plain(node.left) and _plain(node.right)
+        return plain(node.left) and plain(node.right)
     if isinstance(node, ast.Name):
         return not node.id.startswith("__")
     if isinstance(node, ast.Attribute):
-        return not node.attr.startswith("__") and _plain(node.value)
+        return not node.attr.startswith("__") and plain(node.value)
+    if isinstance(node, ast.Call):
+        literal = [a for a in node.args + [k.value for k in node.keywords]]
+        return (isinstance(node.func, ast.Name) and node.func.id in SAFE_CALLS
+                and node.func.id not in shadowed
+                and all(not isinstance(n, ast.Name) or n.id in SAFE_CALLS
+                        for a in literal for n in ast.walk(a))
+                and all(plain(a) for a in literal))
     return False
 
 
-def _signature_ok(fn):
+def _signature_ok(fn, shadowed=frozenset()):
     args = fn.args
     values = args.defaults + [d for d in args.kw_defaults if d is not None]
     notes = [a.annotation for a in args.posonlyargs + args.args + args.kwonlyargs
              + [args.vararg, args.kwarg] if a is not None and a.annotation is not None]
     if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.returns is not None:
         notes.append(fn.returns)
-    return all(_plain(v) for v in values + notes)
+    return all(_plain(v, shadowed) for v in values + notes)
 
 
-def _method_ok(node, class_names):
+def _method_ok(node, class_names, shadowed=frozenset()):
     """A statement of a class body that runs no code when the class is made."""
     if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
         return True
@@ -202,25 +220,27 @@ def _method_ok(node, class_names):
             or (isinstance(d, ast.Attribute) and d.attr in ("setter", "getter", "deleter")
                 and isinstance(d.value, ast.Name) and d.value.id in class_names)
             for d in node.decorator_list)
-        return decorators_ok and node.name not in CLASS_HOOKS and _signature_ok(node)
+        return decorators_ok and node.name not in CLASS_HOOKS and _signature_ok(node, shadowed)
     if isinstance(node, (ast.Assign, ast.AnnAssign)):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         value = node.value
         return (all(isinstance(t, ast.Name) for t in targets) and value is not None
-                and (_plain(value) or isinstance(value, ast.Lambda))
+                and (_plain(value, shadowed) or isinstance(value, ast.Lambda)
+                     or isinstance(value, ast.Name) and value.id in class_names)
                 and not any(t.id in CLASS_HOOKS for t in targets))
     return False
 
 
-def _kept(node, modules=frozenset()):
+def _kept(node, modules=frozenset(), shadowed=frozenset()):
     """None if the top-level statement `node` is a definition the judging kernel runs, else
     why it is left out (a few words). `modules`: more modules it may import (the course's
     helpers: importing one runs nothing of the student's; graded code that uses one is
-    refused by `forbidden`)."""
+    refused by `forbidden`). `shadowed`: the names the notebook binds (see `_plain`)."""
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         if node.decorator_list:
             return "a decorated function"
-        return None if _signature_ok(node) else "a default value or annotation that runs code"
+        return None if _signature_ok(node, shadowed) else \
+            "a default value or annotation that runs code"
     if isinstance(node, ast.ClassDef):
         names = {n.name for n in node.body if isinstance(n, (ast.FunctionDef,
                                                              ast.AsyncFunctionDef))}
@@ -228,9 +248,9 @@ def _kept(node, modules=frozenset()):
                   if isinstance(t, ast.Name)}
         if node.decorator_list or node.keywords:
             return "a decorated class or a class with keywords"
-        if not all(_plain(b) for b in node.bases):
+        if not all(_plain(b, shadowed) for b in node.bases):
             return "a class whose base is computed"
-        if not all(_method_ok(n, names) for n in node.body):
+        if not all(_method_ok(n, names, shadowed) for n in node.body):
             return "a class body that runs code"
         return None
     if isinstance(node, ast.Import):
@@ -242,9 +262,12 @@ def _kept(node, modules=frozenset()):
     if isinstance(node, (ast.Assign, ast.AnnAssign)):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         value = node.value
-        if value is None or not all(isinstance(t, ast.Name) for t in targets):
-            return "an assignment to something other than a name"
-        if _plain(value) or isinstance(value, ast.Lambda) and _signature_ok(value):
+        if value is None or not all(_names_bound(t) and not any(
+                isinstance(n, (ast.Attribute, ast.Subscript)) for n in ast.walk(t))
+                for t in targets):
+            return "an assignment to something other than names"
+        if _plain(value, shadowed) or isinstance(value, ast.Lambda) and \
+                _signature_ok(value, shadowed):
             return None
         return "a value computed by running code"
     if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
@@ -254,11 +277,12 @@ def _kept(node, modules=frozenset()):
 
 
 
-def definitions(source, modules=frozenset()):
+def definitions(source, modules=frozenset(), shadowed=frozenset()):
     """(code, left_out) for one student cell: the cell with every statement that is not a
     definition blanked (line numbers kept), and [(line number, names it binds, why, text)]
     of the statements left out. A cell that does not parse gives ("", []). `modules`: see
-    `_kept`."""
+    `_kept`; `shadowed`: the names the notebook binds (a call of `set` runs nothing of the
+    student's only where the student did not bind `set`)."""
     tree = _parse(source)
     if tree is None:
         return "", []
@@ -266,7 +290,7 @@ def definitions(source, modules=frozenset()):
     lines = ["" if ln.lstrip().startswith(("%", "!")) else ln for ln in lines]
     left_out = []
     for node in tree.body:
-        why = _kept(node, modules)
+        why = _kept(node, modules, shadowed)
         if why is None:
             continue
         first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
@@ -399,8 +423,8 @@ def forbidden(nb, fn_name, helpers, words=frozenset(), graded=frozenset(), metho
     * the autograd `words` as attributes, imports or strings (as plain names only those in
       `names`, by default all of them: a graded function may be called backward);
     * the course's helper modules `helpers`, and imports of modules not allowed;
-    * names that are neither the function's own, the notebook's definitions, the course's
-      setup names, nor builtins on the list (`BUILTINS`): exec, open, globals, ...;
+    * builtins not on the list (`BUILTINS`) and the kernel's own names (`KERNEL_NAMES`),
+      unless the function or the notebook binds them: exec, open, globals, In, ...;
     * dunder attributes (`x.__class__`), attributes that reach the interpreter (`ESCAPES`),
       and getattr/setattr/hasattr with a name that is not written as a literal.
     """
@@ -438,8 +462,9 @@ def forbidden(nb, fn_name, helpers, words=frozenset(), graded=frozenset(), metho
             found.add("." + node.attr)
         elif isinstance(node, ast.Name) and node.id not in local and (
                 node.id in names or node.id in helpers or node.id in RUNTIME
-                or node.id not in known or node.id.startswith("__")):
-            found.add(node.id)
+                or node.id.startswith("__") or node.id not in known and (
+                    hasattr(builtins, node.id) or KERNEL_NAMES.fullmatch(node.id))):
+            found.add(node.id)  # (a name that is simply undefined fails when it runs)
         elif isinstance(node, ast.Constant) and node.value in words:
             found.add(repr(node.value))
     return sorted(found)
@@ -450,7 +475,7 @@ def left_out_needed(nb, fn_name, modules=frozenset(), graded=frozenset(), method
     only a statement left out of the judging kernel binds (`definitions`): undefined there."""
     defs, kept, patched = student_code(nb), set(course_names(nb)), set()
     for cell in student_cells(nb):
-        code, _ = definitions(cell.source, modules)
+        code, _ = definitions(cell.source, modules, frozenset(defs))
         tree = _parse(code)
         kept |= set(_bindings(tree)) if tree else set()
         tree = _parse(cell.source)  # attributes set at the top level: torch.Tensor.f = ...

@@ -20,6 +20,7 @@ import os
 import warnings
 from pathlib import Path
 
+import rules  # the by-hand rule, as the grader applies it
 import torch
 from IPython.display import publish_display_data
 
@@ -249,7 +250,6 @@ def _rule(fn, fn_name, part):
     if not part.by_hand:
         words = names = frozenset()
     try:
-        import rules
         from IPython import get_ipython
 
         inputs = get_ipython().user_ns["In"]
