@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 A      ?= ps1_perceptron
+TO     ?= canvas
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 N      ?= 8
 UV_VERSION := 0.13.8
@@ -23,7 +24,7 @@ HUB_COURSE  ?= /home/bp-instructor/backprop-by-hand
 # elsewhere that test is skipped with the reason (and fails under CI=true).
 TEST_DEPS := $(STAMP) $(if $(and $(filter 0,$(shell id -u)),$(shell command -v npm)),$(CHP_STAMP))
 
-.PHONY: help install lab test lint release solutions grade report bench site clean hub hub-install hub-grade
+.PHONY: help install lab test lint release solutions grade report export bench site clean hub hub-install hub-grade
 
 help:
 	@echo "make lab        install (if needed) and serve JupyterLab on the course"
@@ -33,6 +34,8 @@ help:
 	@echo "make grade A=ps1_perceptron [JOBS=n] [FORCE=1] [SCHEDULER=tcp://host:8786]"
 	@echo "               autograde submitted/ in the sandbox: feedback, grades.csv, report/"
 	@echo "make report A=ps1_perceptron  rebuild the class report from the gradebook"
+	@echo "make export A=ps1_perceptron TO=canvas|moodle|parts [ROSTER=roster.csv]"
+	@echo "               grades for the LMS, per part, with the late penalty, in exports/"
 	@echo "make bench N=8  time plain nbgrader against make grade on N submissions"
 	@echo "make site       build the lecture website into _build/site (open _build/site/index.html)"
 	@echo "make hub        (root) JupyterHub on 127.0.0.1:$(HUB_PORT): an instructor and 3 students"
@@ -83,6 +86,9 @@ grade: $(STAMP)
 
 report: $(STAMP)
 	$(GRADER) report $(A)
+
+export: $(STAMP)
+	$(GRADER) export $(A) --to $(TO) $(if $(ROSTER),--roster $(ROSTER)) $(if $(OUT),--out $(OUT))
 
 bench: $(STAMP)
 	$(BIN)/python -E -s bench/grading.py --n $(N) --jobs $(JOBS)

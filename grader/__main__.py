@@ -6,17 +6,19 @@
                           autograde every submission of A in the sandbox, in parallel;
                           feedback, grades.csv and report/A/
     report A [--course DIR]   rebuild report/A/ from the gradebook
+    export A [A ...] --to canvas|moodle|parts [--roster FILE] [--out FILE] [--course DIR]
+                          grades for an LMS (see grader/export.py), in exports/
 """
 import argparse
 import sys
 
-from grader import classgrade, course, report
+from grader import classgrade, course, export, report
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m grader", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("command", choices=["release", "solutions", "grade", "report"])
+    p.add_argument("command", choices=["release", "solutions", "grade", "report", "export"])
     p.add_argument("assignments", nargs="*")
     p.add_argument("--course", default=str(course.ROOT), help="the course folder")
     p.add_argument("--jobs", type=int, default=None, help="students graded at once "
@@ -27,6 +29,11 @@ def main(argv=None):
     p.add_argument("--timeout", type=int, default=None, help="seconds per cell")
     p.add_argument("--unsafe", action="store_true", help="grade without the sandbox "
                    "(only for work you trust; said in the report)")
+    p.add_argument("--to", choices=export.FORMATS, default=None, help="export: the format")
+    p.add_argument("--roster", default=None, help="export: the roster CSV (default: "
+                   "roster.csv of the course, if it exists)")
+    p.add_argument("--out", default=None, help="export: the file to write (default: "
+                   "exports/<format>-<assignments>.csv)")
     opts = p.parse_args(argv)
     unknown = [a for a in opts.assignments if a not in course.ASSIGNMENTS]
     if unknown and opts.command in ("release", "solutions"):
@@ -34,6 +41,13 @@ def main(argv=None):
                 + ", ".join(course.ASSIGNMENTS))
     if opts.command in ("release", "solutions"):
         course.publish(opts.command, opts.assignments or course.ASSIGNMENTS)
+        return 0
+    if opts.command == "export":
+        if not opts.assignments or not opts.to:
+            p.error("export takes assignments and a format, e.g. `export ps1_perceptron "
+                    "--to canvas`")
+        export.export(opts.course, opts.assignments, opts.to, roster=opts.roster,
+                      dest=opts.out)
         return 0
     if len(opts.assignments) != 1:
         p.error(f"{opts.command} takes one assignment, e.g. `{opts.command} ps1_perceptron`")

@@ -21,23 +21,32 @@ WHAT = re.compile(r"[\w.\[\]']+")  # the checked name that starts a check's mess
 MISTAKE = re.compile(r"Most likely: (.+?)\.?\)?$", re.MULTILINE)
 
 
-def mistakes_of(notebook_path):
-    """{(function, mistake)} named in the failing grade cells of one autograded notebook."""
-    found = set()
+def mistakes_by_cell(notebook_path):
+    """{grade_id: [(function, mistake)]} named in the failing grade cells of one autograded
+    notebook (the one place that reads named mistakes from a notebook)."""
+    found = {}
     try:
         nb = nbformat.read(notebook_path, as_version=4)
     except (OSError, ValueError):
         return found
     for cell in nb.cells:
-        if not cell.metadata.get("nbgrader", {}).get("grade"):
+        meta = cell.metadata.get("nbgrader", {})
+        if not meta.get("grade"):
             continue
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
                 evalue = out.get("evalue", "")
                 what = WHAT.match(evalue)
                 for mistake in MISTAKE.findall(evalue):
-                    found.add((what.group() if what else "?", mistake.strip()))
+                    named = (what.group() if what else "?", mistake.strip())
+                    if named not in found.setdefault(meta.get("grade_id", "?"), []):
+                        found[meta.get("grade_id", "?")].append(named)
     return found
+
+
+def mistakes_of(notebook_path):
+    """{(function, mistake)} named in the failing grade cells of one autograded notebook."""
+    return {m for named in mistakes_by_cell(notebook_path).values() for m in named}
 
 
 def write(course, a, state=None, unsafe=False):
