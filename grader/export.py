@@ -294,6 +294,8 @@ def export(course, assignments, fmt, roster=None, dest=None, gradebook=None, log
     course = Path(course)
     if fmt not in FORMATS:
         raise SystemExit(f"Unknown export format {fmt!r}: choose one of {', '.join(FORMATS)}.")
+    if gradebook is None and not (course / "gradebook.db").is_file():
+        raise SystemExit(f"No gradebook.db in {course}: grade first (make grade A=...).")
     if roster is None and (course / "roster.csv").is_file():
         roster = course / "roster.csv"
     try:

@@ -269,3 +269,9 @@ def test_the_late_policy():
     assert policy.penalty(8, 86401) == pytest.approx(1.6)
     assert policy.penalty(8, 3 * 86400) == pytest.approx(2.4)
     assert policy.penalty(8, 3 * 86400 + 1) == 8  # after max_days: 0 left
+
+
+def test_no_gradebook_is_refused_with_a_sentence(tmp_path):
+    with pytest.raises(SystemExit, match="No gradebook.db in .*: grade first"):
+        export.export(tmp_path, [A], "canvas", log=lambda _: 0)
+    assert not (tmp_path / "gradebook.db").exists()
