@@ -24,7 +24,7 @@ HUB_COURSE  ?= /home/bp-instructor/backprop-by-hand
 # elsewhere that test is skipped with the reason (and fails under CI=true).
 TEST_DEPS := $(STAMP) $(if $(and $(filter 0,$(shell id -u)),$(shell command -v npm)),$(CHP_STAMP))
 
-.PHONY: help install lab test lint release solutions grade report export bench site clean hub hub-install hub-grade
+.PHONY: help install lab test lint release solutions grade report export serve-grading bench site clean hub hub-install hub-grade
 
 help:
 	@echo "make lab        install (if needed) and serve JupyterLab on the course"
@@ -36,6 +36,8 @@ help:
 	@echo "make report A=ps1_perceptron  rebuild the class report from the gradebook"
 	@echo "make export A=ps1_perceptron TO=canvas|moodle|parts [ROSTER=roster.csv]"
 	@echo "               grades for the LMS, per part, with the late penalty, in exports/"
+	@echo "make serve-grading [LIMIT=600]  grade submissions from the exchange as they come,"
+	@echo "               release their feedback (one graded submission per LIMIT s); Ctrl-C stops"
 	@echo "make bench N=8  time plain nbgrader against make grade on N submissions"
 	@echo "make site       build the lecture website into _build/site (open _build/site/index.html)"
 	@echo "make hub        (root) JupyterHub on 127.0.0.1:$(HUB_PORT): an instructor and 3 students"
@@ -89,6 +91,9 @@ report: $(STAMP)
 
 export: $(STAMP)
 	$(GRADER) export $(A) --to $(TO) $(if $(ROSTER),--roster $(ROSTER)) $(if $(OUT),--out $(OUT))
+
+serve-grading: $(STAMP)
+	$(GRADER) serve --jobs $(JOBS) $(if $(LIMIT),--limit $(LIMIT)) $(if $(UNSAFE),--unsafe)
 
 bench: $(STAMP)
 	$(BIN)/python -E -s bench/grading.py --n $(N) --jobs $(JOBS)

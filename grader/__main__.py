@@ -8,17 +8,20 @@
     report A [--course DIR]   rebuild report/A/ from the gradebook
     export A [A ...] --to canvas|moodle|parts [--roster FILE] [--out FILE] [--course DIR]
                           grades for an LMS (see grader/export.py), in exports/
+    serve [--every S] [--limit S] [--jobs N] [--course DIR]
+                          grade what students submit, and release the feedback, as it comes
+                          (see grader/service.py); Ctrl-C stops it
 """
 import argparse
 import sys
 
-from grader import classgrade, course, export, report
+from grader import classgrade, course, export, report, service
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m grader", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("command", choices=["release", "solutions", "grade", "report", "export"])
+    p.add_argument("command", choices=["release", "solutions", "grade", "report", "export", "serve"])
     p.add_argument("assignments", nargs="*")
     p.add_argument("--course", default=str(course.ROOT), help="the course folder")
     p.add_argument("--jobs", type=int, default=None, help="students graded at once "
@@ -34,6 +37,10 @@ def main(argv=None):
                    "roster.csv of the course, if it exists)")
     p.add_argument("--out", default=None, help="export: the file to write (default: "
                    "exports/<format>-<assignments>.csv)")
+    p.add_argument("--every", type=float, default=5.0, help="serve: seconds between looks "
+                   "at the exchange")
+    p.add_argument("--limit", type=int, default=600, help="serve: seconds between two graded "
+                   "submissions of a student and assignment")
     opts = p.parse_args(argv)
     unknown = [a for a in opts.assignments if a not in course.ASSIGNMENTS]
     if unknown and opts.command in ("release", "solutions"):
@@ -41,6 +48,13 @@ def main(argv=None):
                 + ", ".join(course.ASSIGNMENTS))
     if opts.command in ("release", "solutions"):
         course.publish(opts.command, opts.assignments or course.ASSIGNMENTS)
+        return 0
+    if opts.command == "serve":
+        try:
+            service.serve(opts.course, every=opts.every, limit=opts.limit, jobs=opts.jobs,
+                          timeout=opts.timeout, unsafe=opts.unsafe)
+        except KeyboardInterrupt:
+            print("grading service stopped; every submission handled so far is recorded.")
         return 0
     if opts.command == "export":
         if not opts.assignments or not opts.to:

@@ -1,0 +1,172 @@
+"""Feedback on submit: grade what students submit through nbgrader's exchange, and release
+the feedback, without the instructor.
+
+    python -m grader serve [--every 5] [--limit 600] [--course DIR]    (make serve-grading)
+
+Every `every` seconds the service looks at the exchange's inbound folder
+(<exchange>/<course id>/inbound/<student>+<assignment>+<timestamp>+<random>/, what
+`nbgrader submit` writes). Each new submission is either
+- accepted: copied into submitted/<student>/<assignment>/ (the notebook, timestamp.txt and
+  submission_secret.txt, as nbgrader's collect would), graded by `make grade`'s code
+  (classgrade.grade_class: the sandbox, the gradebook, the late policy, the report), and its
+  feedback released where the student's `nbgrader fetch_feedback` (the Assignment List's
+  "Fetch Feedback") finds it; or
+- refused, when the student's previous graded submission of that assignment is less than
+  `limit` seconds older (by the submissions' own timestamps): its "feedback" is one sentence
+  saying when to submit again.
+
+autograded/.bp-service.json records every submission handled and each student's last graded
+one, written after each release: a restart handles exactly the submissions not yet recorded,
+and grade_class's content hashes skip any already graded, so nothing is graded twice or lost.
+"""
+import json
+import os
+import re
+import shutil
+import time
+from html import escape
+from pathlib import Path
+
+from grader import course as coursedir
+
+INBOUND = re.compile(r"^(?P<student>[^+]+)\+(?P<assignment>[^+]+)\+(?P<timestamp>[^+]+)"
+                     r"(?:\+[^+]*)?$")
+STATE = ".bp-service.json"
+
+
+def exchange_course(course):
+    """<exchange root>/<course id> of the course's configuration."""
+    cfg = coursedir.config(course)
+    return Path(cfg.Exchange.root) / cfg.CourseDirectory.course_id
+
+
+def _state_path(course):
+    return Path(course) / "autograded" / STATE
+
+
+def load_state(course):
+    try:
+        return json.loads(_state_path(course).read_text())
+    except (OSError, ValueError):
+        return {"handled": {}, "last": {}}
+
+
+def _save(course, state):
+    path = _state_path(course)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _publish(exchange, folder, a, html):
+    """Put `html` where fetch_feedback looks for the feedback of the submission in `folder`."""
+    from nbgrader.utils import notebook_hash
+
+    secret = (folder / "submission_secret.txt").read_text()
+    outbound = exchange / "feedback"
+    outbound.mkdir(mode=0o755, parents=True, exist_ok=True)
+    dest = outbound / f"{notebook_hash(secret=secret, notebook_id=a)}.html"
+    tmp = dest.with_name(dest.stem + "-tmp.html")
+    tmp.write_text(html) if isinstance(html, str) else tmp.write_bytes(html)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, dest)
+
+
+def page(a, text):
+    """A feedback page of one sentence (no script, nothing but text)."""
+    return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'\">"
+            f"<title>{escape(a)}: not graded</title></head><body><p>{escape(text)}</p>"
+            "</body></html>\n")
+
+
+def refusal(a, submitted, last, limit):
+    """What a refused submission's page says: when to submit again."""
+    from datetime import timedelta
+
+    again = last + timedelta(seconds=limit)
+    minutes = f"{limit / 60:g} minute{'s' * (limit != 60)}"
+    return (f"Your submission of {a} at {submitted:%Y-%m-%d %H:%M:%S} UTC was received but not "
+            f"graded: one submission is graded every {minutes}, and your submission at "
+            f"{last:%Y-%m-%d %H:%M:%S} UTC was. Submit again after {again:%Y-%m-%d %H:%M:%S} "
+            "UTC to have your latest work graded.")
+
+
+def run_once(course, limit=600, jobs=None, timeout=None, unsafe=False, log=print):
+    """Handle every new submission once; returns {"graded": [...], "refused": [...]}."""
+    from nbgrader.utils import parse_utc
+
+    from grader import classgrade
+
+    course = Path(course).resolve()
+    exchange = exchange_course(course)
+    state = load_state(course)
+    inbound = exchange / "inbound"
+    found = []
+    for folder in (inbound.iterdir() if inbound.is_dir() else ()):
+        m = INBOUND.match(folder.name)
+        if not m or folder.name in state["handled"] or not folder.is_dir():
+            continue
+        a = m["assignment"]
+        if a not in {p.name for p in (course / "source").iterdir() if p.is_dir()}:
+            state["handled"][folder.name] = "unknown assignment"
+            log(f"{folder.name}: no assignment {a} in source/; skipped")
+            continue
+        found.append((parse_utc(m["timestamp"]), m["student"], a, folder))
+    accepted, refused, last = {}, [], dict(state["last"])  # last: graded, or accepted now
+    for stamp, student, a, folder in sorted(found):
+        key = f"{student}+{a}"
+        before = parse_utc(last[key]) if key in last else None
+        if before is not None and (stamp - before).total_seconds() < limit:
+            _publish(exchange, folder, a, page(a, refusal(a, stamp, before, limit)))
+            state["handled"][folder.name] = "refused"
+            refused.append(folder.name)
+            _save(course, state)
+            log(f"{folder.name}: refused (the submission of {before:%H:%M:%S} UTC was graded; "
+                f"one every {limit} s)")
+            continue
+        if key in accepted:  # waited long enough, but a later one came: grade the later one
+            _, _, _, earlier = accepted[key]
+            _publish(exchange, earlier, a, page(a, (
+                f"Your submission of {a} at {parse_utc(last[key]):%Y-%m-%d %H:%M:%S} UTC was "
+                f"not graded: your later submission at {stamp:%Y-%m-%d %H:%M:%S} UTC was.")))
+            state["handled"][earlier.name] = "replaced"
+        last[key] = str(stamp)
+        accepted[key] = (stamp, student, a, folder)
+    for _, student, a, folder in accepted.values():
+        dest = course / "submitted" / student / a
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True)
+        for f in folder.iterdir():
+            if f.is_file() and not f.is_symlink():
+                shutil.copyfile(f, dest / f.name)
+    failed = {}
+    for a in sorted({a for _, _, a, _ in accepted.values()}):
+        for student, reason in classgrade.grade_class(course, a, jobs=jobs, timeout=timeout,
+                                                      unsafe=unsafe, log=log).items():
+            failed[f"{student}+{a}"] = reason
+    graded = []
+    for key, (stamp, student, a, folder) in accepted.items():
+        html = course / "feedback" / student / a / f"{a}.html"
+        if key in failed or not html.is_file():
+            _publish(exchange, folder, a, page(a, (
+                f"Your submission of {a} at {stamp:%Y-%m-%d %H:%M:%S} UTC could not be graded "
+                f"automatically ({failed.get(key, 'no feedback was made')}); your instructor "
+                "has been told.")))
+        else:
+            _publish(exchange, folder, a, html.read_bytes())
+        state["handled"][folder.name] = "graded"
+        state["last"][key] = str(stamp)
+        graded.append(folder.name)
+        _save(course, state)
+    return {"graded": graded, "refused": refused}
+
+
+def serve(course, every=5.0, limit=600, jobs=None, timeout=None, unsafe=False, log=print):
+    """run_once every `every` seconds, until interrupted."""
+    log(f"grading service on {exchange_course(course)}: every {every:g} s, one graded "
+        f"submission per student and assignment every {limit} s (Ctrl-C stops it)")
+    while True:
+        run_once(course, limit, jobs, timeout, unsafe, log)
+        time.sleep(every)
