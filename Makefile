@@ -36,8 +36,9 @@ help:
 	@echo "make report A=ps1_perceptron  rebuild the class report from the gradebook"
 	@echo "make export A=ps1_perceptron TO=canvas|moodle|parts [ROSTER=roster.csv]"
 	@echo "               grades for the LMS, per part, with the late penalty, in exports/"
-	@echo "make serve-grading [LIMIT=600]  grade submissions from the exchange as they come,"
-	@echo "               release their feedback (one graded submission per LIMIT s); Ctrl-C stops"
+	@echo "make serve-grading [LIMIT=600] [BEFORE_DUE=tests|nothing|everything]"
+	@echo "               grade submissions from the exchange as they come and release their"
+	@echo "               feedback (one graded submission per LIMIT s); Ctrl-C stops it"
 	@echo "make bench N=8  time plain nbgrader against make grade on N submissions"
 	@echo "make site       build the lecture website into _build/site (open _build/site/index.html)"
 	@echo "make hub        (root) JupyterHub on 127.0.0.1:$(HUB_PORT): an instructor and 3 students"
@@ -93,7 +94,8 @@ export: $(STAMP)
 	$(GRADER) export $(A) --to $(TO) $(if $(ROSTER),--roster $(ROSTER)) $(if $(OUT),--out $(OUT))
 
 serve-grading: $(STAMP)
-	$(GRADER) serve --jobs $(JOBS) $(if $(LIMIT),--limit $(LIMIT)) $(if $(UNSAFE),--unsafe)
+	$(GRADER) serve --jobs $(JOBS) $(if $(LIMIT),--limit $(LIMIT)) \
+		$(if $(BEFORE_DUE),--before-due $(BEFORE_DUE)) $(if $(UNSAFE),--unsafe)
 
 bench: $(STAMP)
 	$(BIN)/python -E -s bench/grading.py --n $(N) --jobs $(JOBS)

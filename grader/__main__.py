@@ -8,7 +8,7 @@
     report A [--course DIR]   rebuild report/A/ from the gradebook
     export A [A ...] --to canvas|moodle|parts [--roster FILE] [--out FILE] [--course DIR]
                           grades for an LMS (see grader/export.py), in exports/
-    serve [--every S] [--limit S] [--jobs N] [--course DIR]
+    serve [--every S] [--limit S] [--before-due tests|nothing|everything] [--course DIR]
                           grade what students submit, and release the feedback, as it comes
                           (see grader/service.py); Ctrl-C stops it
 """
@@ -41,6 +41,8 @@ def main(argv=None):
                    "at the exchange")
     p.add_argument("--limit", type=int, default=600, help="serve: seconds between two graded "
                    "submissions of a student and assignment")
+    p.add_argument("--before-due", choices=service.BEFORE_DUE, default="tests",
+                   help="serve: what a student sees before the due date")
     opts = p.parse_args(argv)
     unknown = [a for a in opts.assignments if a not in course.ASSIGNMENTS]
     if unknown and opts.command in ("release", "solutions"):
@@ -52,7 +54,7 @@ def main(argv=None):
     if opts.command == "serve":
         try:
             service.serve(opts.course, every=opts.every, limit=opts.limit, jobs=opts.jobs,
-                          timeout=opts.timeout, unsafe=opts.unsafe)
+                          timeout=opts.timeout, unsafe=opts.unsafe, before_due=opts.before_due)
         except KeyboardInterrupt:
             print("grading service stopped; every submission handled so far is recorded.")
         return 0

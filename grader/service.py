@@ -15,10 +15,17 @@ Every `every` seconds the service looks at the exchange's inbound folder
   `limit` seconds older (by the submissions' own timestamps): its "feedback" is one sentence
   saying when to submit again.
 
+Before the assignment's due date (grader/late.py) the instructor chooses what a student sees
+(`before_due`): "tests", each part's visible test with its message and, for the hidden tests,
+only whether they pass; "nothing", only that the submission was graded; or "everything".
+Once the due date has passed, the full feedback replaces it (for each student's latest graded
+submission) and every later submission gets everything.
+
 autograded/.bp-service.json records every submission handled and each student's last graded
 one, written after each release: a restart handles exactly the submissions not yet recorded,
 and grade_class's content hashes skip any already graded, so nothing is graded twice or lost.
 """
+import datetime
 import json
 import os
 import re
@@ -27,7 +34,12 @@ import time
 from html import escape
 from pathlib import Path
 
+import nbformat
+
 from grader import course as coursedir
+from grader import late
+
+BEFORE_DUE = ("tests", "nothing", "everything")
 
 INBOUND = re.compile(r"^(?P<student>[^+]+)\+(?P<assignment>[^+]+)\+(?P<timestamp>[^+]+)"
                      r"(?:\+[^+]*)?$")
@@ -48,7 +60,7 @@ def load_state(course):
     try:
         return json.loads(_state_path(course).read_text())
     except (OSError, ValueError):
-        return {"handled": {}, "last": {}}
+        return {"handled": {}, "last": {}, "latest": {}, "limited": {}}
 
 
 def _save(course, state):
@@ -93,15 +105,84 @@ def refusal(a, submitted, last, limit):
             "UTC to have your latest work graded.")
 
 
-def run_once(course, limit=600, jobs=None, timeout=None, unsafe=False, log=print):
+def _now():
+    """Now, as nbgrader's dates are: UTC without a time zone."""
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+def _messages(path):
+    """{grade_id: the error message} of the failing grade cells of an autograded notebook."""
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except (OSError, ValueError):
+        return {}
+    return {c.metadata["nbgrader"].get("grade_id"): f"{o.get('ename')}: {o.get('evalue')}"
+            for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")
+            for o in c.get("outputs", []) if o.get("output_type") == "error"}
+
+
+def before_due_page(course, a, student, due, show):
+    """What a student sees of a graded submission before the due date (see the docstring)."""
+    from grader.export import part_of
+
+    head = (f"Your submission of {a} was graded. Until the due date ({due:%Y-%m-%d %H:%M} "
+            "UTC) ")
+    if show == "nothing":
+        return page(a, head + "no result is shown; the full feedback comes after it.")
+    with coursedir.gradebook(course) as gb:
+        sub = gb.find_submission(a, student)
+        cells = [(g.name, g.score or 0.0, g.max_score) for nb in sub.notebooks
+                 for g in nb.grades]
+    said = _messages(Path(course) / "autograded" / student / a / f"{a}.ipynb")
+    parts = {}
+    for name, score, top in cells:
+        row = parts.setdefault(part_of(name), {"visible": [], "hidden": []})
+        ok = score >= top
+        if name.endswith("_hidden"):
+            row["hidden"].append("pass" if ok else "fail")
+        else:
+            row["visible"].append("passed" if ok else said.get(name, "failed"))
+    rows = "".join(f"<tr><td>{escape(p)}</td><td>{escape('; '.join(r['visible']) or '-')}</td>"
+                   f"<td>{escape(', '.join(r['hidden']) or '-')}</td></tr>"
+                   for p, r in parts.items())
+    html = page(a, head + "you see your visible tests with their messages and whether the "
+                "hidden tests pass; the full feedback comes after it.")
+    return html.replace("</body>", "<table><tr><th>part</th><th>visible test</th>"
+                        f"<th>hidden tests</th></tr>{rows}</table></body>")
+
+
+def _full_after_due(course, exchange, state, log):
+    """Once an assignment's due date has passed, the full feedback replaces the limited one
+    of each student's latest graded submission."""
+    now = _now()
+    for name, (student, a) in list(state["limited"].items()):
+        due = late.duedate(course, a)
+        if due is not None and now < due:
+            continue
+        folder = exchange / "inbound" / name
+        html = Path(course) / "feedback" / student / a / f"{a}.html"
+        if state["latest"].get(f"{student}+{a}") == name and html.is_file() and folder.is_dir():
+            _publish(exchange, folder, a, html.read_bytes())
+            log(f"{name}: the due date has passed; full feedback released")
+        del state["limited"][name]
+        _save(course, state)
+
+
+def run_once(course, limit=600, jobs=None, timeout=None, unsafe=False, before_due="tests",
+             log=print):
     """Handle every new submission once; returns {"graded": [...], "refused": [...]}."""
     from nbgrader.utils import parse_utc
 
     from grader import classgrade
 
+    if before_due not in BEFORE_DUE:
+        raise SystemExit(f"before_due is {before_due!r}; choose one of {', '.join(BEFORE_DUE)}.")
     course = Path(course).resolve()
     exchange = exchange_course(course)
-    state = load_state(course)
+    state = {**load_state(course)}
+    for key in ("latest", "limited"):
+        state.setdefault(key, {})
+    _full_after_due(course, exchange, state, log)
     inbound = exchange / "inbound"
     found = []
     for folder in (inbound.iterdir() if inbound.is_dir() else ()):
@@ -149,24 +230,32 @@ def run_once(course, limit=600, jobs=None, timeout=None, unsafe=False, log=print
     graded = []
     for key, (stamp, student, a, folder) in accepted.items():
         html = course / "feedback" / student / a / f"{a}.html"
+        due = late.duedate(course, a)
         if key in failed or not html.is_file():
             _publish(exchange, folder, a, page(a, (
                 f"Your submission of {a} at {stamp:%Y-%m-%d %H:%M:%S} UTC could not be graded "
                 f"automatically ({failed.get(key, 'no feedback was made')}); your instructor "
                 "has been told.")))
+        elif before_due != "everything" and due is not None \
+                and _now() < due:
+            _publish(exchange, folder, a, before_due_page(course, a, student, due, before_due))
+            state["limited"][folder.name] = [student, a]
         else:
             _publish(exchange, folder, a, html.read_bytes())
         state["handled"][folder.name] = "graded"
         state["last"][key] = str(stamp)
+        state["latest"][key] = folder.name
         graded.append(folder.name)
         _save(course, state)
     return {"graded": graded, "refused": refused}
 
 
-def serve(course, every=5.0, limit=600, jobs=None, timeout=None, unsafe=False, log=print):
+def serve(course, every=5.0, limit=600, jobs=None, timeout=None, unsafe=False,
+          before_due="tests", log=print):
     """run_once every `every` seconds, until interrupted."""
     log(f"grading service on {exchange_course(course)}: every {every:g} s, one graded "
-        f"submission per student and assignment every {limit} s (Ctrl-C stops it)")
+        f"submission per student and assignment every {limit} s, before the due date "
+        f"{before_due!r} shown (Ctrl-C stops it)")
     while True:
-        run_once(course, limit, jobs, timeout, unsafe, log)
+        run_once(course, limit, jobs, timeout, unsafe, before_due, log)
         time.sleep(every)

@@ -3,10 +3,13 @@ instructor releases, a student fetches and submits with nbgrader's own commands,
 grades and releases the feedback, the student fetches it; a second submission within the
 limit is refused with a sentence the student fetches; a restart (also one that lost its last
 record) grades nothing twice."""
+import datetime
 import json
 import os
+import re
 import subprocess
 import time
+from html import escape
 
 import nbformat
 import pytest
@@ -90,3 +93,35 @@ def test_submit_graded_feedback_fetched_then_refused_then_restart(classroom):
         assert sub.score < sub.max_score  # the first (flipped) submission is the graded one
     assert json.loads((course / "autograded" / service.STATE).read_text())["handled"][graded] \
         == "graded"
+
+
+def test_before_the_due_date_only_tests_then_everything(classroom):
+    course, home, student = classroom
+    config = course / "nbgrader_config.py"
+    base = config.read_text()
+    tomorrow = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1)
+    config.write_text(base + f"\nc.LatePolicy.duedates = {{{A!r}: "
+                      f"{tomorrow:'%Y-%m-%d %H:%M:%S UTC'}}}\n")
+    nbformat.write(student_work(A, mistake=True), home / COURSE_ID / A / f"{A}.ipynb")
+    student("submit", A)
+    service.run_once(course, limit=600, jobs=1, timeout=40, before_due="tests", log=print)
+    student("fetch_feedback", A)
+    ((stamp, limited),) = _feedback(home).items()
+    rows = dict(re.findall(r"<tr><td>(\w+)</td>(.*?)</tr>", limited))
+    assert set(rows) == {"sigmoid", "forward", "gradients", "train"}
+    assert "the sign is flipped" in rows["gradients"] and "<td>fail</td>" in rows["gradients"]
+    assert rows["sigmoid"] == "<td>passed</td><td>pass</td>"
+    said = service._messages(course / "autograded" / "root" / A / f"{A}.ipynb")
+    hidden = [m for g, m in said.items() if g.endswith("_hidden")]
+    assert hidden and not any(escape(m) in limited for m in hidden)
+    full = (course / "feedback" / "root" / A / f"{A}.html").read_text()
+    assert full != limited
+    due = datetime.datetime(2026, 1, 2, 3, 4)
+    assert "no result is shown" in service.before_due_page(course, A, "root", due, "nothing")
+
+    config.write_text(base + f"\nc.LatePolicy.duedates = {{{A!r}: '2026-01-01 00:00:00 UTC'}}\n")
+    lines = []
+    service.run_once(course, limit=600, jobs=1, log=lines.append)
+    assert any("full feedback released" in ln for ln in lines), lines
+    student("fetch_feedback", A)
+    assert _feedback(home) == {stamp: full}
