@@ -162,8 +162,9 @@ def _run_dask(tasks, scheduler):
 
 
 def grade_class(course, a, jobs=None, force=False, scheduler=None, timeout=None,
-                unsafe=False, log=print):
-    """Grade every submission of `a`; returns {student: reason} for those not graded."""
+                unsafe=False, log=print, done=None):
+    """Grade every submission of `a`; returns {student: reason} for those not graded.
+    `done(student, reason)` is called as each result is merged (the grading service)."""
     course = Path(course).resolve()
     jobs = max(1, int(jobs or os.cpu_count() or 1))
     if not unsafe:
@@ -238,6 +239,8 @@ def grade_class(course, a, jobs=None, force=False, scheduler=None, timeout=None,
                                   "seconds": result["seconds"]}
                 _save_state(course, a, state)
                 progress.step(student, result["reason"], result["seconds"])
+                if done:
+                    done(student, result["reason"])
         except KeyboardInterrupt:
             log("interrupted: every submission graded so far is saved; run the same command "
                 "again to grade the rest.")

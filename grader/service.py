@@ -222,22 +222,21 @@ def run_once(course, limit=600, jobs=None, timeout=None, unsafe=False, before_du
         for f in folder.iterdir():
             if f.is_file() and not f.is_symlink():
                 shutil.copyfile(f, dest / f.name)
-    failed = {}
-    for a in sorted({a for _, _, a, _ in accepted.values()}):
-        for student, reason in classgrade.grade_class(course, a, jobs=jobs, timeout=timeout,
-                                                      unsafe=unsafe, log=log).items():
-            failed[f"{student}+{a}"] = reason
     graded = []
-    for key, (stamp, student, a, folder) in accepted.items():
+
+    def release(key, reason=None):
+        """Publish one accepted submission's feedback and record it (once)."""
+        if key not in accepted or accepted[key][3].name in graded:
+            return
+        stamp, student, a, folder = accepted[key]
         html = course / "feedback" / student / a / f"{a}.html"
         due = late.duedate(course, a)
-        if key in failed or not html.is_file():
+        if reason or not html.is_file():
             _publish(exchange, folder, a, page(a, (
                 f"Your submission of {a} at {stamp:%Y-%m-%d %H:%M:%S} UTC could not be graded "
-                f"automatically ({failed.get(key, 'no feedback was made')}); your instructor "
-                "has been told.")))
-        elif before_due != "everything" and due is not None \
-                and _now() < due:
+                f"automatically ({reason or 'no feedback was made'}); your instructor has "
+                "been told.")))
+        elif before_due != "everything" and due is not None and _now() < due:
             _publish(exchange, folder, a, before_due_page(course, a, student, due, before_due))
             state["limited"][folder.name] = [student, a]
         else:
@@ -247,6 +246,16 @@ def run_once(course, limit=600, jobs=None, timeout=None, unsafe=False, before_du
         state["latest"][key] = folder.name
         graded.append(folder.name)
         _save(course, state)
+
+    for a in sorted({a for _, _, a, _ in accepted.values()}):
+        # each feedback is released as soon as its grade is merged; the rest (already graded
+        # before a restart) once the class is done
+        failed = classgrade.grade_class(
+            course, a, jobs=jobs, timeout=timeout, unsafe=unsafe, log=log,
+            done=lambda student, reason, a=a: release(f"{student}+{a}", reason))
+        for key, (_, student, b, _) in list(accepted.items()):
+            if b == a:
+                release(key, failed.get(student))
     return {"graded": graded, "refused": refused}
 
 
