@@ -69,8 +69,7 @@ class Result:
     parts: dict = field(default_factory=dict)
 
     def late_line(self):
-        return late.describe(self.seconds_late, self.penalty) if self.penalty or \
-            self.seconds_late else ""
+        return late.describe(self.seconds_late, self.penalty)
 
 
 @dataclass

@@ -192,6 +192,7 @@ def run_once(course, limit=600, jobs=None, timeout=None, unsafe=False, before_du
         a = m["assignment"]
         if a not in {p.name for p in (course / "source").iterdir() if p.is_dir()}:
             state["handled"][folder.name] = "unknown assignment"
+            _save(course, state)
             log(f"{folder.name}: no assignment {a} in source/; skipped")
             continue
         found.append((parse_utc(m["timestamp"]), m["student"], a, folder))
@@ -207,12 +208,8 @@ def run_once(course, limit=600, jobs=None, timeout=None, unsafe=False, before_du
             log(f"{folder.name}: refused (the submission of {before:%H:%M:%S} UTC was graded; "
                 f"one every {limit} s)")
             continue
-        if key in accepted:  # waited long enough, but a later one came: grade the later one
-            _, _, _, earlier = accepted[key]
-            _publish(exchange, earlier, a, page(a, (
-                f"Your submission of {a} at {parse_utc(last[key]):%Y-%m-%d %H:%M:%S} UTC was "
-                f"not graded: your later submission at {stamp:%Y-%m-%d %H:%M:%S} UTC was.")))
-            state["handled"][earlier.name] = "replaced"
+        if key in accepted:  # one per student and assignment a round: the next round takes it
+            continue
         last[key] = str(stamp)
         accepted[key] = (stamp, student, a, folder)
     for _, student, a, folder in accepted.values():
