@@ -40,10 +40,14 @@ def _exchange_app(kind, exchange, home, student, cache):
 
 
 def _serve(course, exchange, log):
+    """The service, its temporary folders in the test's own (a killed one leaves its own)."""
+    tmp = course.parent / "tmp"
+    tmp.mkdir(exist_ok=True)
     return subprocess.Popen(
         [sys.executable, "-E", "-s", "-u", "-m", "grader", "serve", "--course", str(course),
          "--every", "0.5", "--jobs", "2", "--timeout", "40"], cwd=grading.ROOT,
-        env={**os.environ, "BP_EXCHANGE": str(exchange)}, stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, "BP_EXCHANGE": str(exchange), "TMPDIR": str(tmp)}, stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True)
 
 
