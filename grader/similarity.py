@@ -14,7 +14,8 @@ Alike *beyond chance* means alike in what nobody was given and few others wrote:
   VARIANT similar to an expected feature's, by difflib's ratio of their tokens) counts little, the less the
   closer it is (two students who make the same slip in the course's code are no evidence);
 - a feature shared by k of the class's N students weighs less the larger k is (a common
-  mistake or idiom is no evidence), by log((N + 1) / k) / log((N + 1) / 2), at most 1.
+  mistake or idiom is no evidence), by log((N + 1) / k) / log((N + 1) / 2), at most 1; one
+  shared by at least COMMON of the class (and 5 students) counts as expected.
 
 Two students' `score` is the weighted Jaccard similarity of their unexpected features
 (weights: subtree size times rarity), and `shared` the amount of unexpected code they share
@@ -24,6 +25,7 @@ is not enough.
 """
 import ast
 import difflib
+import functools
 import math
 import re
 from collections import Counter, defaultdict
@@ -33,6 +35,7 @@ MIN_SIZE = 4
 THRESHOLD = 0.5
 MIN_SHARED = 30
 VARIANT = 0.75
+COMMON = 0.2
 PLACEHOLDER = "_"
 COMMUTATIVE = (ast.Add, ast.Mult)
 MAGIC = re.compile(r"^\s*[%!].*$", re.MULTILINE)  # IPython magics and shell lines
@@ -152,9 +155,11 @@ def _tokens(key):
     return TOKEN.findall(key.split(":", 1)[1])
 
 
+@functools.lru_cache(maxsize=100_000)
 def _novelty(key, given):
-    """1 for a feature unlike every expected one, down to 0 for a near copy of one (the
-    similarity of their normalised texts' tokens, by difflib's ratio)."""
+    """1 for a feature unlike every expected one (`given`, a frozenset), down to 0 for a near
+    copy of one (the similarity of their normalised texts' tokens, by difflib's ratio).
+    Cached: the grading service asks again for the same features at every round."""
     mine, best = _tokens(key), 0.0
     for other in given:
         m = difflib.SequenceMatcher(None, mine, _tokens(other), autojunk=False)
@@ -186,8 +191,13 @@ def similar_pairs(notebooks, expected=()):
     for s, feats in mine.items():
         for key in feats:
             holders[key].append(s)
+    for key in [k for k, who in holders.items() if len(who) >= max(5, COMMON * n)]:
+        for s in holders.pop(key):  # common knowledge in this class
+            del mine[s][key]
+    given = {name: frozenset(keys) for name, keys in given.items()}
     weight = {key: sizes[key][0] * _rarity(len(who), n)
-                  * _novelty(key, given[key.split(":", 1)[0]]) for key, who in holders.items()}
+                  * _novelty(key, given.get(key.split(":", 1)[0], frozenset()))
+              for key, who in holders.items()}
     total = {s: sum(weight[k] * c for k, c in feats.items()) for s, feats in mine.items()}
     common, shared = defaultdict(float), defaultdict(float)
     for key, who in holders.items():
