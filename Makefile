@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 A      ?= ps1_perceptron
+TO     ?= canvas
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 N      ?= 8
 UV_VERSION := 0.13.8
@@ -23,7 +24,7 @@ HUB_COURSE  ?= /home/bp-instructor/backprop-by-hand
 # elsewhere that test is skipped with the reason (and fails under CI=true).
 TEST_DEPS := $(STAMP) $(if $(and $(filter 0,$(shell id -u)),$(shell command -v npm)),$(CHP_STAMP))
 
-.PHONY: help install lab test lint release solutions grade report bench site bundle clean hub hub-install hub-grade
+.PHONY: help install lab test lint release solutions grade report export serve-grading bench site bundle clean hub hub-install hub-grade
 
 help:
 	@echo "make lab        install (if needed) and serve JupyterLab on the course"
@@ -33,6 +34,11 @@ help:
 	@echo "make grade A=ps1_perceptron [JOBS=n] [FORCE=1] [SCHEDULER=tcp://host:8786]"
 	@echo "               autograde submitted/ in the sandbox: feedback, grades.csv, report/"
 	@echo "make report A=ps1_perceptron  rebuild the class report from the gradebook"
+	@echo "make export A=ps1_perceptron TO=canvas|moodle|parts [ROSTER=roster.csv]"
+	@echo "               grades for the LMS, per part, with the late penalty, in exports/"
+	@echo "make serve-grading [LIMIT=600] [BEFORE_DUE=tests|nothing|everything]"
+	@echo "               grade submissions from the exchange as they come and release their"
+	@echo "               feedback (one graded submission per LIMIT s); Ctrl-C stops it"
 	@echo "make bench N=8  time plain nbgrader against make grade on N submissions"
 	@echo "make site       build the lecture website into _build/site (open _build/site/index.html)"
 	@echo "               with a zip per assignment in _build/site/downloads/ (make bundle: the zips alone)"
@@ -85,6 +91,13 @@ grade: $(STAMP)
 
 report: $(STAMP)
 	$(GRADER) report $(A)
+
+export: $(STAMP)
+	$(GRADER) export $(A) --to $(TO) $(if $(ROSTER),--roster $(ROSTER)) $(if $(OUT),--out $(OUT))
+
+serve-grading: $(STAMP)
+	$(GRADER) serve --jobs $(JOBS) $(if $(LIMIT),--limit $(LIMIT)) \
+		$(if $(BEFORE_DUE),--before-due $(BEFORE_DUE)) $(if $(UNSAFE),--unsafe)
 
 bench: $(STAMP)
 	$(BIN)/python -E -s bench/grading.py --n $(N) --jobs $(JOBS)

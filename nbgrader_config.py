@@ -138,3 +138,13 @@ c.Autograde.autograde_preprocessors = [
     Execute, OffTheCourseGrader, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
     SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
 ]
+
+# Due dates and the late policy (grader/late.py, an nbgrader LateSubmissionPlugin that
+# `make grade` gives nbgrader's AssignLatePenalties). `make grade` writes each due date into
+# the gradebook (nbgrader's `duedate`), and nbgrader compares it with the submission's
+# timestamp. A date, a time and a time zone, e.g. {"ps1_perceptron": "2026-10-05 23:59:00 UTC"};
+# an assignment not listed has no due date. The policy: percent_per_day % of the score off
+# per started day late, for at most max_days days; later, the score is 0.
+c.LatePolicy.duedates = {}
+c.LatePolicy.percent_per_day = 10
+c.LatePolicy.max_days = 3

@@ -26,7 +26,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from grader import course as coursedir
-from grader import report, sandbox, submission, worker
+from grader import late, report, sandbox, submission, worker
 
 VERSION = "grader-2"  # part of every content hash: a new grader regrades everything
 
@@ -47,6 +47,7 @@ def _template(course, a, tmp):
     """(gradebook bytes, release notebook bytes): a gradebook that knows only `a`."""
     scratch = coursedir.new_course(Path(tmp) / "template", [a], root=course)
     release = coursedir.generate_release(scratch, a)
+    late.set_duedate(scratch, a)
     return (scratch / "gradebook.db").read_bytes(), (release / f"{a}.ipynb").read_bytes()
 
 
@@ -161,8 +162,9 @@ def _run_dask(tasks, scheduler):
 
 
 def grade_class(course, a, jobs=None, force=False, scheduler=None, timeout=None,
-                unsafe=False, log=print):
-    """Grade every submission of `a`; returns {student: reason} for those not graded."""
+                unsafe=False, log=print, done=None):
+    """Grade every submission of `a`; returns {student: reason} for those not graded.
+    `done(student, reason)` is called as each result is merged (the grading service)."""
     course = Path(course).resolve()
     jobs = max(1, int(jobs or os.cpu_count() or 1))
     if not unsafe:
@@ -176,13 +178,15 @@ def grade_class(course, a, jobs=None, force=False, scheduler=None, timeout=None,
     _, skipped_members = submission.collect(course, a, pattern, log=log)
     if not _released(course, a):
         coursedir.generate_release(course, a)  # records the assignment's cells
+    late.set_duedate(course, a)
     students = sorted(p.parent.name for p in (course / "submitted").glob(f"*/{a}")
                       if p.is_dir())
     state = load_state(course, a)
     failed = {}
     source = {p.name: p.read_bytes() for p in sorted((course / "source" / a).iterdir())
               if p.is_file()}
-    source_hash = _sha256(*(n.encode() + b"\0" + d for n, d in source.items()))
+    source_hash = _sha256(late.fingerprint(course, a),
+                          *(n.encode() + b"\0" + d for n, d in source.items()))
     with tempfile.TemporaryDirectory(prefix="bp-class-") as tmp:
         gradebook, release = _template(course, a, tmp)
         tasks = []
@@ -237,6 +241,8 @@ def grade_class(course, a, jobs=None, force=False, scheduler=None, timeout=None,
                                   "seconds": result["seconds"]}
                 _save_state(course, a, state)
                 progress.step(student, result["reason"], result["seconds"])
+                if done:
+                    done(student, result["reason"])
         except KeyboardInterrupt:
             log("interrupted: every submission graded so far is saved; run the same command "
                 "again to grade the rest.")

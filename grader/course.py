@@ -23,6 +23,8 @@ def config(course, **overrides):
 
     cfg = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
     cfg.CourseDirectory.root = str(course)
+    if "plugin_class" not in cfg.AssignLatePenalties:  # the course's late policy
+        cfg.AssignLatePenalties.plugin_class = "grader.late.LatePolicy"
     extra = Config()
     for key, value in overrides.items():
         section, name = key.split(".")

@@ -18,7 +18,7 @@ import typing
 from pathlib import Path
 
 from grader import course as coursedir
-from grader import feedback, sandbox, submission, verdict
+from grader import feedback, late, sandbox, submission, verdict
 
 
 def _cache_templates():
@@ -309,10 +309,11 @@ def grade(task):
         if not fb["success"]:
             result["reason"], result["log"] = _failure("feedback", fb)
             return result
+        banner = late.notes(course, a, student) + result["notes"]  # lateness first
         for rel, data in _files(course / "feedback" / student / a).items():
             if rel.endswith(".html"):
                 data = feedback.sanitize(data.decode(), f"{a}: feedback for {student}",
-                                         result["notes"]).encode()
+                                         banner).encode()
             result["feedback"][rel] = data
         result["phases"]["feedback"] = round(time.monotonic() - started, 2)
         result["ok"] = True
