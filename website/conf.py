@@ -5,8 +5,8 @@ stored (never run again), and nothing is fetched from the network while building
 the site (MathJax is a local copy, copied into _static/mathjax by build.py).
 """
 project = "Backprop by hand"
-author = "the course's authors"
-copyright = "the course's authors"
+author = ""
+copyright = ""
 extensions = ["myst_nb", "sphinx.ext.mathjax"]
 root_doc = "index"
 # the assignments' files (assignments/<a>/) are downloads, not pages
