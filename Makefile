@@ -34,7 +34,7 @@ help:
 	@echo "               autograde submitted/ in the sandbox: feedback, grades.csv, report/"
 	@echo "make report A=ps1_perceptron  rebuild the class report from the gradebook"
 	@echo "make bench N=8  time plain nbgrader against make grade on N submissions"
-	@echo "make site       build the lecture website into _build/site (open _build/site/index.html)"
+	@echo "make site       build the course site into _build/site (open _build/site/index.html)"
 	@echo "make hub        (root) JupyterHub on 127.0.0.1:$(HUB_PORT): an instructor and 3 students"
 	@echo "make hub-grade A=ps1_perceptron   (root) grade the hub instructor's collected submissions"
 
