@@ -40,7 +40,7 @@ help:
 	@echo "               grade submissions from the exchange as they come and release their"
 	@echo "               feedback (one graded submission per LIMIT s); Ctrl-C stops it"
 	@echo "make bench N=8  time plain nbgrader against make grade on N submissions"
-	@echo "make site       build the lecture website into _build/site (open _build/site/index.html)"
+	@echo "make site       build the course site into _build/site (open _build/site/index.html)"
 	@echo "               with a zip per assignment in _build/site/downloads/ (make bundle: the zips alone)"
 	@echo "make hub        (root) JupyterHub on 127.0.0.1:$(HUB_PORT): an instructor and 3 students"
 	@echo "make hub-grade A=ps1_perceptron   (root) grade the hub instructor's collected submissions"

@@ -75,11 +75,52 @@ def _attributes(tag, name, value):
     return value
 
 
+# what the template's styles load from files next to the page (Bootstrap's glyph font): the
+# page's policy blocks it (only data: fonts), so the browser reports it; the page uses no glyph
+FILE_FONT = re.compile(r"@font-face\s*\{[^}]*url\((?!['\"]?data:)[^}]*\}", re.IGNORECASE)
+READABLE = ("<style>.output_error pre,.output_stream pre,.output_text pre{white-space:pre-wrap;"
+            "word-break:normal;overflow-wrap:break-word}"
+            ".bp-first{background:#fdecea;border:1px solid #e6a5a0;padding:.6em;margin:.8em 0}"
+            "</style>")
+
+
+def _readable(body):
+    """Name each test cell of the index by its part, and say at the top what to fix first.
+
+    nbgrader's index lists every grade cell as "Test cell (Score: x / y)"; here it reads
+    "Part 2: the forward pass, test_forward (Score: x / y)" (the `##` heading above the cell),
+    and the first failing cell's message follows the index."""
+    heads = [(m.start(), re.sub(r"<[^>]+>|\u00b6", "", m.group(1)).strip())
+             for m in re.finditer(r"<h2[^>]*>(.*?)</h2>", body, re.DOTALL)]
+    anchors = {m.group(1): m.start() for m in re.finditer(r'<a name="([\w-]+)"', body)}
+
+    def part(grade_id):
+        where = anchors.get(grade_id, -1)
+        above = [text for at, text in heads if at < where]
+        name = re.sub(r"\s*\(\d+(\.\d+)?\s+points?\)$", "", above[-1]) if above else ""
+        return ", ".join(filter(None, [name, grade_id]))  # name: text of the cleaned page
+
+    first = ""
+    starts = sorted(anchors.items(), key=lambda kv: kv[1])
+    for (grade_id, at), (_, end) in zip(starts, [*starts[1:], ("", len(body))]):
+        cell = body[at:end]
+        score = re.search(r"Score: ([\d.]+) / ([\d.]+)", cell)
+        failed = re.search(r'class="[^"]*output_error[^"]*">\s*<pre>(.*?)</pre>', cell, re.DOTALL)
+        if score and float(score.group(1)) < float(score.group(2)) and failed:
+            first = (f'<p class="bp-first"><strong>Fix first:</strong> {part(grade_id)}: '
+                     f"{failed.group(1).strip()}</p>")
+            break
+    body = re.sub(r'<li><a href="#([\w-]+)">Test cell</a>',
+                  lambda m: f'<li><a href="#{m.group(1)}">{part(m.group(1))}</a>', body)
+    return re.sub(r'(<div id="toc">.*?</div>)', lambda m: m.group(1) + first, body, count=1,
+                  flags=re.DOTALL)
+
+
 def sanitize(html, title, notes=()):
     """The feedback page rebuilt from `html`: styles kept, body sanitized, no script."""
     head = re.search(r"<head[^>]*>(.*?)</head>", html, re.DOTALL | re.IGNORECASE)
     styles = re.findall(r"<style[^>]*>.*?</style>", head.group(1) if head else "", re.DOTALL | re.IGNORECASE)
-    styles = [s for s in styles if "</style" not in s[7:-8].lower()]
+    styles = [FILE_FONT.sub("", s) for s in styles if "</style" not in s[7:-8].lower()]
     body = re.search(r"<body[^>]*>(.*)</body>", html, re.DOTALL | re.IGNORECASE)
     body = body.group(1) if body else html
     # script and style elements go with their content; the rest is filtered by allow-list
@@ -87,9 +128,10 @@ def sanitize(html, title, notes=()):
                   body, flags=re.DOTALL | re.IGNORECASE)
     clean = nh3.clean(body, tags=TAGS, attributes=ATTRIBUTES, attribute_filter=_attributes,
                       url_schemes={"http", "https", "data"}, strip_comments=True, link_rel=None)
+    clean = _readable(clean)
     banner = "".join(f'<p class="bp-note"><strong>Note:</strong> {escape(n)}</p>' for n in notes)
     return ("<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n"
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
             f"<title>{escape(title)}</title>\n" + "\n".join(styles) +
             "\n<style>.bp-note{background:#fff3cd;border:1px solid #e0c36b;padding:.6em;"
-            "margin:1em}</style>\n</head>\n<body>\n" + banner + clean + "\n</body>\n</html>\n")
+            "margin:1em}</style>\n" + READABLE + "\n</head>\n<body>\n" + banner + clean + "\n</body>\n</html>\n")

@@ -1,12 +1,16 @@
 """The class report: what a class got right, and which misconceptions it has.
 
-report/<assignment>/ holds index.html, scores.png (a histogram), cells.csv (the pass rate of
-every grade cell), mistakes.csv (each named mistake and how many students made it) and
-similarity.csv (pairs of students whose graded functions are alike beyond chance, shown side
-by side in index.html: grader/similarity.py). A
-named mistake is what a failing check diagnosed ("Most likely: W was used where W.T is
-needed"), read from the autograded notebooks; one student counts once per mistake.
+report/<assignment>/ holds index.html (one self-contained page: the score histogram, the named
+mistakes, the grade cells in notebook order with their parts, and a table of the students with
+their score, the parts they failed, their named mistakes and a link to their feedback),
+scores.png (the histogram), cells.csv (the pass rate of every grade cell), mistakes.csv
+(each named mistake and how many students made it) and similarity.csv (pairs of students
+whose graded functions are alike beyond chance, shown side by side in index.html:
+grader/similarity.py). A named mistake is what a failing check
+diagnosed ("Most likely: W was used where W.T is needed"), read from the autograded notebooks
+by `mistakes_of` (the one place that reads them); one student counts once per mistake.
 """
+import base64
 import csv
 import re
 from collections import Counter
@@ -17,6 +21,7 @@ import nbformat
 
 from grader import course as coursedir
 from grader import similarity
+from grader.parts import grade_cells
 
 WHAT = re.compile(r"[\w.\[\]']+")  # the checked name that starts a check's message
 # the mistake, without the "." that ends it (or the ".)" of a message in parentheses, as in
@@ -52,42 +57,101 @@ def mistakes_of(notebook_path):
     return {m for named in mistakes_by_cell(notebook_path).values() for m in named}
 
 
-def write(course, a, state=None, unsafe=False):
-    """Write report/<a>/ from the gradebook and autograded/; returns the folder."""
+STYLE = """body{font:15px/1.5 system-ui,sans-serif;margin:2em auto;max-width:70em;padding:0 1em}
+table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{padding:.25em .8em;text-align:left;
+vertical-align:top;border-bottom:1px solid #dde}th{background:#f3f5f8}td.n{text-align:right}
+.none{color:#666;font-style:italic}img{max-width:100%}ul.flat{margin:0;padding-left:1.1em}
+table.pair td{vertical-align:top;border-top:1px solid #ccc}"""
+
+
+def _cells_in_order(course, a, names):
+    """[(grade cell, part)] in the order of the source notebook; cells it does not have last."""
+    source = Path(course) / "source" / a / f"{a}.ipynb"
+    known = [(c.grade_id, c.part) for c in grade_cells(source)] if source.exists() else []
+    seen = {g for g, _ in known}
+    return [(g, p) for g, p in known if g in names] + [(g, "") for g in sorted(names - seen)]
+
+
+def histogram(totals, top, a):
+    """The score histogram (a Matplotlib figure): whole scores and whole numbers of students."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.hist(list(totals.values()), bins=[x - 0.5 for x in range(int(top) + 2)],
+            color="#4c72b0", edgecolor="white")
+    ax.set(title=f"{a}: scores of {len(totals)} students", xlabel=f"score (of {top:g})",
+           ylabel="students")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.tight_layout()
+    return fig
+
+
+def _png(fig):
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _table(head, rows):
+    """An HTML table, or "none" when there is no row."""
+    if not rows:
+        return "<p class='none'>none</p>"
+    th = "".join(f"<th>{h}</th>" for h in head)
+    return (f"<table><tr>{th}</tr>"
+            + "".join("<tr>" + "".join(rows_cells) + "</tr>" for rows_cells in rows) + "</table>")
+
+
+def _list(items):
+    return "<ul class='flat'>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>" \
+        if items else "<span class='none'>none</span>"
+
+
+def write(course, a, state=None, unsafe=False):
+    """Write report/<a>/ from the gradebook and autograded/; returns the folder.
+
+    index.html is one self-contained page (its histogram embedded), with links to each
+    student's feedback in feedback/<student>/<a>/."""
     course = Path(course)
     out = course / "report" / a
     out.mkdir(parents=True, exist_ok=True)
     totals, cells, maxima, mistakes = {}, {}, {}, Counter()
+    scores, named = {}, {}  # per student: {grade cell: (score, max)}, {(function, mistake)}
     with coursedir.gradebook(course) as gb:
         assignment = gb.find_assignment(a)
         top = assignment.max_score
         for sub in assignment.submissions:
             student = sub.student.id
             totals[student] = sub.score
+            scores[student] = {}
             for nb in sub.notebooks:
                 for g in nb.grades:
                     maxima[g.name] = g.max_score
                     cells.setdefault(g.name, []).append(g.score == g.max_score)
+                    scores[student][g.name] = (g.score, g.max_score)
+            named[student] = set()
             for path in (course / "autograded" / student / a).glob("*.ipynb"):
-                mistakes.update(mistakes_of(path))
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.hist(list(totals.values()), bins=[x - 0.5 for x in range(int(top) + 2)],
-            color="#4c72b0", edgecolor="white")
-    ax.set(title=f"{a}: scores of {len(totals)} students", xlabel=f"score (of {top:g})",
-           ylabel="students")
-    fig.tight_layout()
-    fig.savefig(out / "scores.png", dpi=100)
-    plt.close(fig)
-    rows = [(g, maxima[g], sum(v), len(v), sum(v) / len(v)) for g, v in sorted(cells.items())]
+                named[student] |= mistakes_of(path)
+            mistakes.update(named[student])
+    png = _png(histogram(totals, top, a))
+    (out / "scores.png").write_bytes(png)
+    order = _cells_in_order(course, a, set(cells))
+    part_of = dict(order)
+    rows = [(g, maxima[g], sum(cells[g]), len(cells[g]), sum(cells[g]) / len(cells[g]),
+             part_of[g]) for g, _ in order]
     with (out / "cells.csv").open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["grade_cell", "points", "passed", "students", "pass_rate"])
-        w.writerows((g, p, n, t, f"{r:.3f}") for g, p, n, t, r in rows)
+        w.writerow(["grade_cell", "points", "passed", "students", "pass_rate", "part"])
+        w.writerows((g, p, n, t, f"{r:.3f}", part) for g, p, n, t, r, part in rows)
     ranked = sorted(mistakes.items(), key=lambda kv: (-kv[1], kv[0]))
     with (out / "mistakes.csv").open("w", newline="") as f:
         w = csv.writer(f)
@@ -100,29 +164,50 @@ def write(course, a, state=None, unsafe=False):
         w.writerows((p.a, p.b, p.score, p.shared, " ".join(n for n, _, _ in p.functions))
                     for p in pairs)
     problems = {s: i for s, i in (state or {}).items() if i.get("reason") or i.get("notes")}
-    style = ("body{font-family:sans-serif;margin:2em}td,th{padding:.2em .8em;text-align:left}"
-             "table.pair td{vertical-align:top;border-top:1px solid #ccc}")
     mean = sum(totals.values()) / len(totals) if totals else 0
-    html = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{escape(a)}</title>",
-            f"<style>{style}</style></head><body><h1>{escape(a)}: class report</h1>",
-            f"<p>{len(totals)} students graded; mean score {mean:.2f} of {top:g}.</p>",
-            "<img src='scores.png' alt='histogram of scores'><h2>Named mistakes</h2>",
-            "<table><tr><th>function</th><th>mistake</th><th>students</th></tr>"]
-    html += [f"<tr><td>{escape(w)}</td><td>{escape(m)}</td><td>{n}</td></tr>"
-             for (w, m), n in ranked]
-    html += ["</table><h2>Grade cells</h2>",
-             "<table><tr><th>cell</th><th>points</th><th>pass rate</th></tr>"]
-    html += [f"<tr><td>{escape(g)}</td><td>{p:g}</td><td>{r:.0%} ({n}/{t})</td></tr>"
-             for g, p, n, t, r in rows]
-    html += ["</table><h2>Problems met while grading</h2><ul>"]
-    for student, info in sorted(problems.items()):
-        said = " ".join(filter(None, [info.get("reason"), *info.get("notes", [])]))
-        html.append(f"<li>{escape(student)}: {escape(said)}</li>")
-    html.append("</ul>")
-    html += similarity_html(pairs)
+    html = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+            f"<title>{escape(a)}: class report</title><style>{STYLE}</style></head><body>",
+            f"<h1>{escape(a)}: class report</h1>"]
     if unsafe:
         html.append("<p><strong>Graded with --unsafe: student code ran without the sandbox."
                     "</strong></p>")
+    html.append(f"<p>{len(totals)} students graded; mean score {mean:.2f} of {top:g}.</p>")
+    if totals:
+        html.append("<img alt='histogram of scores' src='data:image/png;base64,"
+                    f"{base64.b64encode(png).decode()}'>")
+    html.append("<h2>Named mistakes</h2>")
+    html.append(_table(["function", "mistake", "students"], [
+        (f"<td>{escape(w)}</td>", f"<td>{escape(m)}</td>", f"<td class='n'>{n}</td>")
+        for (w, m), n in ranked]))
+    html.append("<h2>Grade cells</h2>")
+    html.append(_table(["part", "grade cell", "points", "pass rate"], [
+        (f"<td>{escape(part) or '<span class=none>none</span>'}</td>", f"<td>{escape(g)}</td>",
+         f"<td class='n'>{p:g}</td>", f"<td class='n'>{r:.0%} ({n}/{t})</td>")
+        for g, p, n, t, r, part in rows]))
+    html.append("<h2>Students</h2>")
+    students = []
+    for student in sorted(totals):
+        failed = [part_of.get(g) or g for g, _ in order
+                  if g in scores[student] and scores[student][g][0] < scores[student][g][1]]
+        failed = list(dict.fromkeys(failed))  # each part once, in notebook order
+        said = sorted(f"{w}: {m}" for w, m in named[student])
+        pages = sorted((course / "feedback" / student / a).glob("*.html"))
+        # the page is report/<a>/index.html: two folders below the course
+        link = "".join(f"<a href='../../{escape(p.relative_to(course).as_posix(), quote=True)}'>"
+                       f"{escape(p.name)}</a> " for p in pages)
+        students.append((
+            f"<td>{escape(student)}</td>", f"<td class='n'>{totals[student]:g} / {top:g}</td>",
+            f"<td>{_list([escape(p) for p in failed])}</td>",
+            f"<td>{_list([escape(m) for m in said])}</td>",
+            f"<td>{link or '<span class=none>none</span>'}</td>"))
+    html.append(_table(["student", "score", "parts failed", "named mistakes", "feedback"],
+                       students))
+    html.append("<h2>Problems met while grading</h2>")
+    html.append(_list([f"{escape(student)}: " + escape(" ".join(filter(
+        None, [info.get("reason"), *info.get("notes", [])])))
+        for student, info in sorted(problems.items())]))
+    html += similarity_html(pairs)
     html.append("</body></html>")
     (out / "index.html").write_text("\n".join(html))
     return out
@@ -154,7 +239,7 @@ def similarity_html(pairs):
              "or equal to the course's solution does not count). For you to read: alike code "
              "is not proof of copying, and this is never a penalty.</p>")]
     if not pairs:
-        return [*html, "<p>No pair.</p>"]
+        return [*html, "<p class='none'>none</p>"]
     for p in pairs:
         html.append(f"<h3>{escape(p.a)} and {escape(p.b)}: similarity {p.score:.2f}, "
                     f"{p.shared:g} nodes of shared code</h3>")

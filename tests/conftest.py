@@ -1,7 +1,11 @@
-"""Shared fixtures: scratch nbgrader courses built from this repository's source/."""
+"""Shared fixtures: scratch nbgrader courses built from this repository's source/; and the
+per-user folders of Jupyter, nbgrader, IPython, Matplotlib and Chromium moved into the run's
+scratch folder, so that a test run writes nothing into the home folder."""
+import os
 import re
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -13,8 +17,34 @@ from grader import classgrade  # noqa: F401 (the tests import it from here)
 from grader import course as grading
 
 ASSIGNMENTS = grading.ASSIGNMENTS
+# every per-user folder a test's programs write to, by variable: nbgrader's cache of
+# submissions is JUPYTER_DATA_DIR/nbgrader_cache; Chromium and dconf use the XDG folders;
+# JupyterLab runs `npm prefix`, which writes a log into npm's cache
+USER_DIRS = ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR",
+             "MPLCONFIGDIR", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME",
+             "XDG_STATE_HOME", "npm_config_cache")
+SCRATCH_HOME = "BP_TEST_USER_DIRS"  # set once per run, to the folder that holds them
 SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.DOTALL)
 HIDDEN_REGION = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.DOTALL)
+
+
+def pytest_configure(config):
+    """Point every per-user folder into this run's scratch folder (beside pytest's
+    --basetemp, so `make test` removes it with the rest), before any test module is imported;
+    xdist's workers and every program a test starts inherit it."""
+    if hasattr(config, "workerinput") or os.environ.get(SCRATCH_HOME):
+        return
+    base = config.option.basetemp
+    if base:
+        folder = Path(f"{Path(base).resolve()}-user-dirs")
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="bp-test-user-dirs-"))
+    os.environ[SCRATCH_HOME] = str(folder)
+    for name in USER_DIRS:
+        os.environ[name] = str(folder / name.lower())
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
 
 
 def notebook(kind, a):

@@ -165,10 +165,16 @@ def test_student_runs_types_a_part_and_validates(browser, lab):
     summary.wait_for(timeout=WAIT)
     text = summary.inner_text()
     screenshot(page, "student-validate-summary")
+    assert "3 of 4 parts fail" in text and "The following cell failed" not in text, text
+    fails, passes = text.split("Passing:")
     for failing in ("Part 2", "Part 3", "Part 4"):
-        assert failing in text, f"{failing} is not in the Validate summary:\n{text}"
-    assert "Part 1" not in text, f"the passed part is listed as failed:\n{text}"
+        assert failing in fails, f"{failing} is not in the Validate summary:\n{text}"
+    assert "Part 1" not in fails and "Part 1" in passes, f"Part 1 passes:\n{text}"
     assert "not done yet" in text
+    listing = page.locator("#validation-message .bp-parts")
+    assert listing.evaluate("e => getComputedStyle(e).overflowY") == "auto"
+    box = listing.bounding_box()
+    assert box["y"] + box["height"] <= page.viewport_size["height"], "the list leaves the screen"
     assert "check.forward(forward)" not in text and "def " not in text, \
         f"the Validate summary shows whole cell sources:\n{text}"
     page.keyboard.press("Escape")

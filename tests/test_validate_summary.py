@@ -37,3 +37,37 @@ def test_message_is_the_error_not_the_source():
     assert validate_worker.message(_Validator(), cell) == "wrote to stderr: UserWarning: careful"
     cell.outputs = []
     assert validate_worker.message(_Validator(), cell) == "You did not provide a response."
+
+
+def test_summary_counts_the_parts_and_lists_every_one():
+    """Four parts, two failing (one in both its cells): the count, every failing part with
+    its message in notebook order, and the parts that pass."""
+    cells, failed = [], []
+    for n, name in enumerate(["sigma", "forward", "gradients", "train"], start=1):
+        cells.append(new_markdown_cell(f"## Part {n}: {name} (2 points)"))
+        for suffix in ("", "_hidden"):
+            grade = {"grade": True, "grade_id": f"test_{name}{suffix}", "points": 1,
+                     "solution": False, "locked": True, "schema_version": 3}
+            cell = new_code_cell(f"check.{name}({name})", metadata={"nbgrader": grade})
+            if name in ("forward", "train"):
+                cell.outputs = [new_output("error", ename="AssertionError",
+                                           evalue=f"{name}: <wrong> {suffix or 'visible'}",
+                                           traceback=[])]
+                failed.append(cell)
+            cells.append(cell)
+    nb = new_notebook(cells=cells)
+    answer = validate_worker.summary(nb, failed, _Validator())
+    [entry] = answer["failed"]
+    assert entry["source"] == "2 of 4 parts fail"
+    parts = answer["parts"]
+    assert [p["part"] for p in parts["failed"]] == ["Part 2: forward", "Part 4: train"]
+    assert parts["failed"][0]["tests"] == ["test_forward", "test_forward_hidden"]
+    assert parts["failed"][0]["message"] == \
+        "AssertionError: forward: <wrong> visible\nAssertionError: forward: <wrong> _hidden"
+    assert parts["passed"] == ["Part 1: sigma", "Part 3: gradients"]
+    html = entry["error"]
+    assert html.index("Part 2: forward") < html.index("Part 4: train") < html.index("Passing:")
+    assert "&lt;wrong&gt;" in html and "<wrong>" not in html  # messages are escaped
+    assert "check.forward" not in html
+    one = validate_worker.summary(nb, failed[:1], _Validator())
+    assert one["failed"][0]["source"] == "1 of 4 parts fails"

@@ -1,51 +1,32 @@
-"""Build the lecture website: static HTML from the executed lectures.
+"""Build the course site: Sphinx with sphinx-book-theme and myst-nb.
 
     python website/build.py [OUT]        (what `make site` runs; OUT defaults to _build/site)
 
-Every notebooks/NN_topic.ipynb becomes OUT/NN_topic.html as it is stored (it is not
-run again: the lectures are executed and checked by `make test`), with its maths
-typeset by a local copy of MathJax (no network needed) and its figures embedded.
-OUT/index.html is the table of contents: each lecture with its sections, and the
-student version of its assignment (release/, copied into OUT/assignments/).
-Solutions are never copied or linked.
+The pages are the executed lectures in notebooks/ as they are stored (myst-nb does not run
+them again: `make test` executes and checks them), notebooks/source_notes.md, and one page
+per assignment written here from release/ (its description and files) and source/ (the
+points of its grade cells: metadata only, never a cell's code). Solutions are never read.
+Everything is put together in a scratch folder (conf.py and _static/ from website/, a local
+copy of MathJax from the jupyter-server-mathjax package) and built there by Sphinx, offline.
+Later lectures (notebooks/NN_topic.ipynb) and their assignments (release/psN_*) are picked up
+by their number.
 """
 import html
 import re
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
-from nbconvert import HTMLExporter
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from grader.parts import grade_cells
+
+HERE = Path(__file__).resolve().parent
 TITLE = "Backprop by hand"
-MATHJAX = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
-# The MathJax copy from the jupyter-server-mathjax package has the STIX-Web fonts only;
-# its blank test font points at about:blank, which Chromium reports as an error.
-MATHJAX_FONTS = """<script type="text/x-mathjax-config">
-MathJax.Hub.Config({"fast-preview": {disabled: true},
-  "HTML-CSS": {availableFonts: [], preferredFont: null, webFont: "STIX-Web",
-  imageFont: null, styles: {"@font-face": {"font-family": "MathJax_Blank",
-                                           src: "local('MathJax_Blank')"}}}});
-</script>
-<link rel="icon" href="data:,">"""
-INDEX_MATHJAX = f"""<script type="text/x-mathjax-config">
-MathJax.Hub.Config({{tex2jax: {{inlineMath: [["$", "$"]], processEscapes: true}},
-                    messageStyle: "none"}});
-</script>
-<script src="{MATHJAX}"></script>"""
-STYLE = """<style>
-.bp-nav { font: 15px/1.5 system-ui, sans-serif; background: #f3f5f8; border-bottom: 1px solid #d5dae1;
-  padding: 8px 16px; display: flex; flex-wrap: wrap; gap: 14px; align-items: baseline; }
-.bp-nav a { color: #1a5fb4; text-decoration: none; }
-.bp-nav a[aria-current] { font-weight: 600; color: #000; }
-.bp-index { font: 16px/1.6 system-ui, sans-serif; max-width: 880px; margin: 32px auto; padding: 0 16px; }
-.bp-index h2 { margin-bottom: 4px; }
-.bp-index ul { margin-top: 4px; }
-.bp-task { font: 15px/1.5 system-ui, sans-serif; margin: 8px 16px; }
-.bp-task a { color: #1a5fb4; text-decoration: underline; }
-</style>"""
+IGNORED = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints")
 
 
 def lectures():
@@ -53,112 +34,199 @@ def lectures():
 
 
 def assignment_of(lecture):
-    """release/psN_... for lecture NN_..., or None."""
-    number = int(lecture.name[:2])
-    found = sorted((ROOT / "release").glob(f"ps{number}_*"))
-    return found[0] if found else None
+    """The assignment id (release/psN_...) of lecture NN_..., or None."""
+    found = sorted((ROOT / "release").glob(f"ps{int(lecture.name[:2])}_*"))
+    return found[0].name if found else None
 
 
-def headings(nb):
-    """(level, text) of the markdown headings of a notebook, in order."""
-    found = []
+def title_of(nb):
+    """The text of a notebook's first `# ` heading."""
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             for line in cell.source.splitlines():
-                m = re.match(r"^(#{1,3})\s+(.*?)\s*#*$", line)
-                if m:
-                    found.append((len(m.group(1)), m.group(2)))
-    return found
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return ""
 
 
-def plain(text):
-    """A heading without its markdown and TeX, for the table of contents."""
-    text = re.sub(r"`([^`]*)`", r"\1", text)
-    text = re.sub(r"\$([^$]*)\$", lambda m: m.group(1).replace("\\", ""), text)
-    return text.replace("*", "")
+def downloads(a, folder):
+    """The download hook: put the files a student downloads for assignment `a` into `folder`
+    (next to its page) and return [(file name, what it is)], the notebook first.
+
+    Today these are the files of release/<a>/. When `python -m grader bundle DEST` (one zip
+    per assignment) exists, run it here and return the one zip instead: nothing else in the
+    site changes."""
+    folder.mkdir(parents=True)
+    files = []
+    for path in sorted((ROOT / "release" / a).iterdir(), key=lambda p: (p.suffix != ".ipynb", p.name)):
+        if path.is_file() and not path.name.startswith("."):
+            shutil.copy(path, folder / path.name)
+            what = ("the notebook: open it in JupyterLab" if path.suffix == ".ipynb" else
+                    "the tests" if path.name == "check.py" else "a module the tests use")
+            files.append((path.name, what))
+    return files
 
 
-def short(title):
-    """The short name of a lecture: its title without the number and the subtitle."""
-    text = re.sub(r"^(\d+\s*·\s*|Lesson\s+\d+\s*:\s*)", "", title).split(":")[0].strip()
-    return text[:1].upper() + text[1:]
-
-
-def nav(pages, current):
-    here = " aria-current=page" if current == "index.html" else ""
-    links = [f'<a href="index.html"{here}>{TITLE}</a>']
-    for href, title in pages:
-        mark = " aria-current=page" if href == current else ""
-        links.append(f'<a href="{href}"{mark}>{html.escape(title)}</a>')
-    return f'<nav class="bp-nav">{"".join(links)}</nav>'
-
-
-def download_links(a):
-    """The links to assignment `a` in one piece: its zip (written by `make site`), and
-    "Open in Colab" and "Open on the hub" where nbgrader_config.py sets their places."""
+def all_in_one(a):
+    """Inline HTML links to assignment `a` in one piece, from its page: its zip (written
+    into downloads/ by `make site`), and "Open in Colab" and "Open on the hub" where
+    nbgrader_config.py sets their places (grader/bundle.py)."""
     sys.path.insert(0, str(ROOT))
     from grader.bundle import links
 
     names = {"zip": f"{a}.zip", "colab": "Open in Colab", "hub": "Open on the hub"}
-    return " All in one: " + " · ".join(f'<a href="{html.escape(url)}">{names[kind]}</a>'
-                                        for kind, url in links(a).items())
+    return " · ".join(
+        f'<a href="{html.escape(("../" + url) if kind == "zip" else url)}">{names[kind]}</a>'
+        for kind, url in links(a).items())
 
 
-def build(out):
-    out = Path(out)
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
+def site_links(text, up=""):
+    """`notebooks/X` (a page of the site) written as a link to that page."""
+    def link(m):
+        name = m.group(1)
+        return f"[`{name}`]({up}{name})" if (ROOT / "notebooks" / name).exists() else m.group(0)
+    return re.sub(r"(?<!\[)`notebooks/([\w.]+)`", link, text)
+
+
+def assignment_page(a, lecture, folder):
+    """The markdown of assignment a's page; its downloads go into folder/a/."""
+    nb = nbformat.read(ROOT / "release" / a / f"{a}.ipynb", as_version=4)
+    intro = nb.cells[0].source.splitlines()
+    title = intro[0].lstrip("# ").strip()
+    # the hand-written points table gives way to the one read from the grade cells
+    description = "\n".join(line for line in intro[1:] if not line.lstrip().startswith("|"))
+    description = re.sub(r"\n{3,}", "\n\n", site_links(description, "../")).strip()
+    parts = {}
+    for cell in grade_cells(ROOT / "source" / a / f"{a}.ipynb"):
+        row = parts.setdefault(cell.part or "(no part)", {"tests": [], True: 0.0, False: 0.0})
+        row["tests"].append(f"`{cell.grade_id}`")
+        row[cell.hidden] += cell.points
+    visible = sum(r[False] for r in parts.values())
+    hidden = sum(r[True] for r in parts.values())
+    table = ["| part | test cells | points (visible + hidden tests) |", "| --- | --- | --- |"]
+    table += [f"| {part} | {', '.join(r['tests'])} | {r[False]:g} + {r[True]:g} |"
+              for part, r in parts.items()]
+    table.append(f"| **total** | | **{visible + hidden:g}** ({visible:g} + {hidden:g}) |")
+    files = downloads(a, folder / a)
+    listing = "\n".join(f"- {{download}}`{name} <{a}/{name}>`: {what}" for name, what in files)
+    listing += "\n\nAll in one: " + all_in_one(a)
+    lesson = (f"It goes with the lecture [{title_of(nbformat.read(lecture, as_version=4))}]"
+              f"(../{lecture.name}).\n\n" if lecture else "")
+    return f"""# {title}
+
+{description}
+
+## Parts and points
+
+Each part has a test cell you run yourself (visible) and one that runs only when your work
+is graded (hidden).
+
+{chr(10).join(table)}
+
+## Download
+
+{lesson}Download every file below into one folder, open the notebook in JupyterLab (or
+Colab, or a hub) and keep the `.py` files next to it: its test cells import them.
+
+{listing}
+"""
+
+
+def lecture_copy(path, dest, a):
+    """The lecture as stored, with a line under its introduction linking its assignment."""
+    nb = nbformat.read(path, as_version=4)
+    if a:
+        title = title_of(nbformat.read(ROOT / "release" / a / f"{a}.ipynb", as_version=4))
+        cell = nbformat.v4.new_markdown_cell(
+            f"```{{note}}\nThe assignment of this lecture: [{title}](assignments/{a}.md).\n```")
+        cell.id = "course-site-assignment"
+        nb.cells.insert(1, cell)
+    nbformat.write(nb, dest)
+
+
+def index_page(books):
+    rows = "\n".join(
+        f"| [{title}]({path.name}) | " + (f"[{a}](assignments/{a}.md)" if a else "—") + " |"
+        for path, title, a in books)
+    lessons = "\n".join(path.stem for path, _, _ in books)
+    tasks = "\n".join(f"assignments/{a}" for _, _, a in books if a)
+    return f"""# {TITLE}
+
+Backpropagation from the perceptron to the multi-layer perceptron: every formula derived,
+then checked against `torch.autograd`. The lectures are executed Jupyter notebooks (the code
+that draws a figure is folded under it: click to open it); each problem set is a notebook to
+fill in, with tests you run yourself.
+
+| lecture | problem set |
+| --- | --- |
+{rows}
+
+What the course takes from its source slides and notes is quoted in
+[the source notes](source_notes.md).
+
+```{{toctree}}
+:caption: Lectures
+:maxdepth: 1
+:hidden:
+
+{lessons}
+```
+
+```{{toctree}}
+:caption: Problem sets
+:maxdepth: 1
+:hidden:
+
+{tasks}
+```
+
+```{{toctree}}
+:caption: Reference
+:maxdepth: 1
+:hidden:
+
+source_notes
+```
+"""
+
+
+def stage(src):
+    """Put the site's sources together in src."""
     import jupyter_server_mathjax
 
-    shutil.copytree(Path(jupyter_server_mathjax.__file__).parent / "static", out / "mathjax")
-    exporter = HTMLExporter(template_name="lab", mathjax_url=MATHJAX)
-
+    shutil.copy(HERE / "conf.py", src / "conf.py")
+    shutil.copytree(HERE / "_static", src / "_static", ignore=IGNORED)
+    shutil.copytree(Path(jupyter_server_mathjax.__file__).parent / "static",
+                    src / "_static" / "mathjax", ignore=IGNORED)
+    shutil.copy(ROOT / "notebooks" / "source_notes.md", src / "source_notes.md")
+    (src / "assignments").mkdir()
     books = []
     for path in lectures():
-        nb = nbformat.read(path, as_version=4)
-        heads = headings(nb)
-        title = plain(heads[0][1]) if heads else path.stem
-        books.append((path, nb, title, heads))
-    pages = [(f"{p.stem}.html", f"{p.name[:2]} {short(t)}") for p, _, t, _ in books]
+        a = assignment_of(path)
+        lecture_copy(path, src / path.name, a)
+        books.append((path, title_of(nbformat.read(path, as_version=4)), a))
+        if a:
+            (src / "assignments" / f"{a}.md").write_text(
+                assignment_page(a, path, src / "assignments"), encoding="utf-8")
+    (src / "index.md").write_text(index_page(books), encoding="utf-8")
 
-    items = []
-    for (path, nb, title, heads), (href, _) in zip(books, pages):
-        work = assignment_of(path)
-        if work:
-            dest = out / "assignments" / work.name
-            shutil.copytree(work, dest, ignore=shutil.ignore_patterns(
-                "__pycache__", ".ipynb_checkpoints"))
-            files = ", ".join(f'<a href="assignments/{work.name}/{f.name}" download>{f.name}</a>'
-                              for f in sorted(dest.iterdir()))
-            task = (f'<p class="bp-task">Assignment <b>{work.name}</b>: {files} (open the '
-                    "notebook in JupyterLab next to the <code>.py</code> files)."
-                    f"{download_links(work.name)}</p>")
-        else:
-            task = ""
 
-        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-        body = re.sub(r'<script src="[^"]*require\.js[^"]*"></script>', "", body)  # widgets only
-        body = body.replace("</head>", MATHJAX_FONTS + STYLE + "</head>", 1)
-        top = nav(pages, href) + task
-        body = re.sub(r"(<body[^>]*>)", lambda m, top=top: m.group(1) + top, body, count=1)
-        (out / href).write_text(body, encoding="utf-8")
+def build(out, quiet=True):
+    """Build the site into out (emptied first); returns out."""
+    from sphinx.cmd.build import build_main
 
-        sections = "".join(f'<li><a href="{href}#{ident}">{inner}</a></li>'
-                           for ident, inner in re.findall(
-                               r'<h2 id="([^"]+)">(.*?)<a class="anchor-link"', body))
-        items.append(f'<section><h2><a href="{href}">{html.escape(title)}</a></h2>'
-                     f"<ul>{sections}</ul>{task}</section>")
-
-    index = (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
-             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-             f"<title>{TITLE}</title>{INDEX_MATHJAX}{MATHJAX_FONTS}{STYLE}</head><body>"
-             f"{nav(pages, 'index.html')}"
-             f'<main class="bp-index"><h1>{TITLE}</h1><p>Backpropagation from the perceptron '
-             "to the multi-layer perceptron: every formula derived, then checked against "
-             "<code>torch.autograd</code>. The lectures below are executed notebooks; the "
-             "assignments are Jupyter notebooks to fill in and check with the tests they "
-             f"contain.</p>{''.join(items)}</main></body></html>")
-    (out / "index.html").write_text(index, encoding="utf-8")
+    out = Path(out).resolve()
+    shutil.rmtree(out, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="course-site-") as scratch:
+        src = Path(scratch) / "src"
+        src.mkdir()
+        stage(src)
+        args = ["-b", "html", "-W", "--keep-going", "-d", str(Path(scratch) / "doctrees"),
+                *(["-q"] if quiet else []), str(src), str(out)]
+        if build_main(args) != 0:
+            raise SystemExit("The course site did not build: Sphinx's messages above say "
+                             "which page and line to fix.")
+    (out / ".buildinfo").unlink(missing_ok=True)
     return out
 
 

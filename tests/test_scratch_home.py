@@ -1,0 +1,34 @@
+"""A test run leaves the home folder as it found it: the per-user folders of Jupyter,
+nbgrader (its cache of submissions), IPython, Matplotlib and Chromium are in the run's
+scratch folder (tests/conftest.py). Checked by running real tests that use each of them
+with HOME set to an empty folder: it must still be empty afterwards."""
+import os
+import subprocess
+import sys
+
+from browserkit import ROOT, need_chromium
+from conftest import SCRATCH_HOME, USER_DIRS
+
+# a kernel with figures (IPython, Jupyter's runtime files, Matplotlib), nbgrader's exchange
+# seen from JupyterLab in Chromium (fetch and submit fill nbgrader's cache), and the site
+TESTS = ["notebooks/01_perceptron.ipynb",
+         "tests/test_browser.py::test_assignment_list_fetch_and_submit",
+         "tests/test_site.py::test_search_finds_a_lecture"]
+
+
+def test_a_run_leaves_the_home_folder_as_it_found_it(tmp_path):
+    need_chromium()
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in (*USER_DIRS, SCRATCH_HOME)}
+    env["HOME"] = str(home)
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                          "--basetemp", str(tmp_path / "t"), "--nbval",
+                          "--nbval-sanitize-with", "tests/nbval_sanitize.cfg", *TESTS],
+                         cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    last = run.stdout.strip().splitlines()[-1]
+    assert " passed" in last and "skipped" not in last, last
+    written = sorted(str(p.relative_to(home)) for p in home.rglob("*"))
+    assert not written, f"the tests wrote into the home folder: {written}"
+    assert not (tmp_path / "t-user-dirs").exists(), "the run left its scratch user folders"
