@@ -82,8 +82,9 @@ def test_a_row_per_student(class_report):
 
 def test_empty_sections_say_none(class_report):
     page = class_report[2]
-    problems = page.split("<h2>Problems met while grading</h2>")[1]
-    assert _text(problems).split() == ["none"]
+    for section in ("Problems met while grading", "Similar submissions"):
+        text = page.split(f"<h2>{section}</h2>")[1].split("<h2>")[0]
+        assert _text(text).split()[-1:] == ["none"], section
 
 
 def test_histogram_counts_whole_students():

@@ -598,8 +598,8 @@ PS1_ZOO = [
     Kind("needs-a-left-out-statement", "source",
          [edit("train", "        losses.append(0.5 * ((O - t) ** 2).sum().item())",
                "        losses.append(HALF * ((O - t) ** 2).sum().item())"),
-          insert("train", 'HALF = float("0.5")  # computed: left out when graded')],
-         lose=set(T), says=("`HALF = float(\"0.5\")", "was left out")),
+          insert("train", "HALF = torch.tensor(0.5).item()  # computed: left out when graded")],
+         lose=set(T), says=("`HALF = torch.tensor(0.5).item()", "was left out")),
 ]
 
 PS4, PS5 = "ps4_mlp_backprop", "ps5_himmelblau"

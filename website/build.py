@@ -96,6 +96,10 @@ def assignment_page(a, lecture, folder):
     # the hand-written points table gives way to the one read from the grade cells
     description = "\n".join(line for line in intro[1:] if not line.lstrip().startswith("|"))
     description = re.sub(r"\n{3,}", "\n\n", site_links(description, "../")).strip()
+    # a link to a file next to the notebook that is also a page of the site (source_notes.md)
+    description = re.sub(r"\]\(([\w.]+\.(?:md|ipynb))\)", lambda m: f"](../{m.group(1)})"
+                         if (ROOT / "notebooks" / m.group(1)).exists() else m.group(0),
+                         description)
     parts = {}
     for cell in grade_cells(ROOT / "source" / a / f"{a}.ipynb"):
         row = parts.setdefault(cell.part or "(no part)", {"tests": [], True: 0.0, False: 0.0})
