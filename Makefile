@@ -24,14 +24,18 @@ HUB_COURSE  ?= /home/bp-instructor/backprop-by-hand
 # elsewhere that test is skipped with the reason (and fails under CI=true).
 TEST_DEPS := $(STAMP) $(if $(and $(filter 0,$(shell id -u)),$(shell command -v npm)),$(CHP_STAMP))
 
-.PHONY: help install lab test lint release solutions grade report export serve-grading bench site bundle clean hub hub-install hub-grade
+.PHONY: help install lab test check lint release solutions grade report export serve-grading bench site bundle clean hub hub-install hub-grade
 
 help:
 	@echo "make lab        install (if needed) and serve JupyterLab on the course"
-	@echo "make test       install (if needed) and run every check"
+	@echo "make test       install (if needed) and run every check (what CI runs; about 13 min on 2 cores)"
+	@echo "make check      the fast tier for every edit: lint, the unit tests, release/ in sync (under a minute)"
+	@echo "make lint       ruff on the whole course"
+	@echo "make install    install the course's pinned environment into .venv (make lab and make test do it)"
+	@echo "make clean      remove .venv and every built or cached folder"
 	@echo "make release    regenerate release/ from source/ (instructors)"
 	@echo "make solutions  regenerate solutions/ from source/ (instructors)"
-	@echo "make grade A=ps1_perceptron [JOBS=n] [FORCE=1] [SCHEDULER=tcp://host:8786]"
+	@echo "make grade A=ps1_perceptron [JOBS=n] [FORCE=1] [SCHEDULER=tcp://host:8786] [UNSAFE=1: no sandbox, trusted work only]"
 	@echo "               autograde submitted/ in the sandbox: feedback, grades.csv, report/"
 	@echo "make report A=ps1_perceptron  rebuild the class report from the gradebook"
 	@echo "make export A=ps1_perceptron TO=canvas|moodle|parts [ROSTER=roster.csv]"
@@ -65,6 +69,16 @@ lab: $(STAMP)
 	@echo "Serving JupyterLab on the course; open the URL printed below (Ctrl-C stops it)."
 	PYTHONPATH=$(CURDIR) $(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) \
 		--ServerApp.root_dir=$(CURDIR) $(LAB_EXTENSIONS) $(if $(filter 0,$(shell id -u)),--allow-root)
+
+# the fast tier: lint, then the tests that need no kernel, no sandbox and no browser
+CHECK_TESTS := tests/test_rules.py tests/test_mistakes.py tests/test_mistakes_ps3.py \
+	tests/test_release.py tests/test_lint.py tests/test_helpers_hold_no_answer.py \
+	tests/test_similarity.py tests/test_autograde.py tests/test_validate_summary.py
+check: $(STAMP)
+	@scratch=$$(mktemp -d "$${TMPDIR:-/tmp}/bp-check-XXXXXX") || exit 1; \
+	OMP_NUM_THREADS=1 $(BIN)/pytest -n $(JOBS) -p no:cacheprovider -q \
+		--basetemp="$$scratch/t" $(CHECK_TESTS); \
+	status=$$?; rm -rf "$$scratch"; exit $$status
 
 # every test's scratch folder is under one temporary folder, removed at the end
 test: $(TEST_DEPS)
