@@ -3,19 +3,22 @@ one, so a check can name the mistake a student made (``compare.verdict``).
 
 Each ``mistakes_*`` function returns (description, wrong answer) pairs. The right answers
 they start from come from autograd (``_delta``, ``_grad_W``, ``_grad_b`` below), never from
-the formulas the assignments ask for.
+the formulas the assignments ask for. A description is a ``Why``: its text, and a stable id
+(the class report counts ids); each is written once, here or in the assignment's check.py.
 """
 import math
 
 import torch
-from compare import close
+from compare import Why, close, mistake_id
 
 
 def _unique(entries):
-    """The entries without those equal to an earlier one (the first description wins)."""
+    """The entries without repeats: an entry equal to an earlier one of the same mistake
+    (its id) is left out (different mistakes are both kept, so a check names both)."""
     kept = []
     for why, wrong in entries:
-        if not any(close(wrong, other) for _, other in kept):
+        if not any(mistake_id(w) == mistake_id(why) and close(wrong, other)
+                   for w, other in kept):
             kept.append((why, wrong))
     return kept
 
@@ -49,25 +52,36 @@ def _grad_b(delta):
     return _grad(lambda b: b * delta, torch.zeros(delta.shape[1:], dtype=delta.dtype))
 
 
-SIGN = "the sign is flipped: use (O - t), not (t - O)"
-NO_SIGMA_PRIME = ("the sigmoid derivative O*(1-O) is missing (O - t is dE/dO; "
-                  "delta is dE/dz = dE/dO * O*(1-O))")
-DE_DO = ("that is dE/dO = O - t, the gradient at the output; delta is dE/dz, so multiply "
-         "by sigma'(z) = O*(1-O)")
-BATCH_SUMMED = "the batch dimension was summed away: keep one row per sample"
-BATCH_KEPT = "the batch dimension was kept: sum over the samples (rows)"
+SIGN = Why("sign", "the sign is flipped: use (O - t), not (t - O)")
+NO_SIGMA_PRIME = Why("no-sigma-prime", "the sigmoid derivative O*(1-O) is missing (O - t is "
+                     "dE/dO; delta is dE/dz = dE/dO * O*(1-O))")
+DE_DO = Why("de-do", "that is dE/dO = O - t, the gradient at the output; delta is dE/dz, so "
+            "multiply by sigma'(z) = O*(1-O)")
+BATCH_SUMMED = Why("batch-summed", "the batch dimension was summed away: keep one row per sample")
+BATCH_KEPT = Why("batch-kept", "the batch dimension was kept: sum over the samples (rows)")
+KEEPDIM = Why("b-keepdim", BATCH_KEPT + " (shape (n_out,), not (1, n_out))")
+SIGMA_OF_O = Why("sigma-prime-of-O", "sigma'(O) was used: O is already sigmoid(z), so "
+                 "sigma'(z) = O*(1-O)")
+HALF_DROPPED = Why("half-dropped", "the 1/2 of E = 1/2 * sum((O - t)**2) was dropped (a "
+                   "factor 2): dE/dO = O - t")
+MEAN_B = Why("mean-1/B", "the mean over the batch was taken instead of the sum")
+TRANSPOSED_W = Why("transposed", "the result is transposed: W has shape (n_in, n_out), so "
+                   "dE/dW = O_prev.T @ delta (delta.T @ O_prev is the nn.Linear layout)")
 
 
 def _scaled(right, n_batch, n_elems):
-    """Mean instead of sum: the right answer divided by N or scaled by 2/N."""
+    """Mean instead of sum: the right answer divided by N or scaled by 2/N, or by K (the
+    outputs) alone; and the 1/2 of E dropped."""
     out = []
-    for n, what in ((n_batch, "batch size B"), (n_elems, "number of elements B*K")):
+    n_out = n_elems // n_batch
+    for n, what, key in ((n_batch, "batch size B", "B"), (n_elems, "number of elements B*K", "BK"),
+                         (n_out, "number of outputs K", "K")):
         if n > 1:
-            out += [(f"the loss was averaged (a factor 1/{what}): E sums over outputs and samples",
-                     right / n),
-                    (f"the gradient of a mean was used (a factor 2/{what}): E = 1/2 * sum((O - t)**2)",
-                     2 * right / n)]
-    return out
+            out += [(Why(f"mean-1/{key}", f"the loss was averaged (a factor 1/{what}): E sums "
+                         "over outputs and samples"), right / n),
+                    (Why(f"mean-grad-2/{key}", f"the gradient of a mean was used (a factor "
+                         f"2/{what}): E = 1/2 * sum((O - t)**2)"), 2 * right / n)]
+    return out + [(HALF_DROPPED, 2 * right)]
 
 
 def mistakes_delta_k(O, t):
@@ -76,8 +90,7 @@ def mistakes_delta_k(O, t):
     B = O.shape[0]
     return [(NO_SIGMA_PRIME, O - t), (SIGN, -right),
             (SIGN + ", and " + NO_SIGMA_PRIME, t - O),
-            ("sigma'(O) was used: O is already sigmoid(z), so sigma'(z) = O*(1-O)",
-             torch.sigmoid(O) * (1 - torch.sigmoid(O)) * (O - t)),
+            (SIGMA_OF_O, torch.sigmoid(O) * (1 - torch.sigmoid(O)) * (O - t)),
             (BATCH_SUMMED, right.sum(0)), (BATCH_SUMMED, right.sum(0, keepdim=True))
             ] + _scaled(right, B, O.numel())
 
@@ -134,29 +147,31 @@ def mistakes_cross_entropy(O, t):
     return _unique(out)
 
 
+W_NOT_WT = Why("W-not-WT", "W was used where W.T is needed (delta_k @ W.T sums over the "
+               "outputs k)")
+O_ABOVE = Why("O-above", "the upper layer's activations were used where the hidden layer's "
+              "O_j belong")
+
+
 def mistakes_delta_j(O_j, delta_k, W, O_k=None):
     """Wrong versions of delta_j = (delta_k @ W.T) * O_j(1-O_j); W has shape (J, K)."""
     back = _grad(lambda o: (o @ W) * delta_k, O_j)  # dE/dO_j
     right = back * _sigma_prime(O_j)
     out = [(NO_SIGMA_PRIME, back), (SIGN, -right), (BATCH_SUMMED, right.sum(0)),
            (BATCH_SUMMED, right.sum(0, keepdim=True))]
+    out.append((SIGMA_OF_O, back * _sigma_prime(torch.sigmoid(O_j))))
     if W.shape[0] == W.shape[1]:
-        out.append(("W was used where W.T is needed (delta_k @ W.T sums over the outputs k)",
-                    (delta_k @ W) * _sigma_prime(O_j)))
+        out.append((W_NOT_WT, (delta_k @ W) * _sigma_prime(O_j)))
     if O_k is not None and O_k.shape == O_j.shape:
-        out.append(("the output layer's activations O_k were used where O_j belongs",
-                    back * _sigma_prime(O_k)))
+        out.append((O_ABOVE, back * _sigma_prime(O_k)))
     return out + _scaled(right, O_j.shape[0], delta_k.numel())
 
 
 def mistakes_grad_W(O_prev, delta):
     """Wrong versions of dE/dW = O_prev.T @ delta, shape (n_in, n_out)."""
     right = _grad_W(O_prev, delta)
-    out = [(SIGN, -right), ("the mean over the batch was taken instead of the sum",
-                            right / O_prev.shape[0])]
-    transposed = ("the result is transposed: W has shape (n_in, n_out), so dE/dW = "
-                  "O_prev.T @ delta (delta.T @ O_prev is the nn.Linear layout)")
-    out.append((transposed, right.T))
+    out = [(SIGN, -right), (MEAN_B, right / O_prev.shape[0])]
+    out.append((TRANSPOSED_W, right.T))
     if O_prev.shape[0] > 1:
         out.append((("the samples were summed before multiplying: dE/dW is the sum of the "
                       "per-sample outer products, x.T @ delta, not outer(x.sum(0), delta.sum(0))"),
@@ -167,12 +182,10 @@ def mistakes_grad_W(O_prev, delta):
 def mistakes_grad_b(delta):
     """Wrong versions of dE/db = delta summed over the batch, shape (n_out,)."""
     right = _grad_b(delta)
-    return [(BATCH_KEPT, delta), (BATCH_KEPT + " (shape (n_out,), not (1, n_out))",
-                                  right.reshape(1, -1)),
+    return [(BATCH_KEPT, delta), (KEEPDIM, right.reshape(1, -1)),
             ("it was summed over the outputs (dim 1) instead of the samples (dim 0)",
              delta.sum(1)),
-            (SIGN, -right), ("the mean over the batch was taken instead of the sum",
-                             right / delta.shape[0])]
+            (SIGN, -right), (MEAN_B, right / delta.shape[0])]
 
 
 def mistakes_output_layer(O_prev, O, t):
@@ -211,7 +224,8 @@ def mistakes_grad_W_mean(x, O, t):
     wrong += [(SIGN, -right),
               ("the result is transposed: W has shape (n, K), so the gradient is (n, K) too",
                right.T)]
-    return _unique(wrong + [(f"delta is wrong ({why}); fix delta_k in part 1 first",
+    return _unique(wrong + [(Why(mistake_id(why), f"delta is wrong ({why}); fix delta_k in "
+                                 "part 1 first"),
                              (2 / N) * _grad_W(x, d))
                             for why, d in mistakes_delta_k(O, t) if d.shape == O.shape])
 
