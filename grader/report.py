@@ -1,12 +1,14 @@
 """The class report: what a class got right, and which misconceptions it has.
 
 report/<assignment>/ holds index.html, scores.png (a histogram), cells.csv (the pass rate of
-every grade cell) and mistakes.csv (each named mistake and how many students made it). A
-named mistake is what a failing check diagnosed ("Most likely: W was used where W.T is
-needed"), read from the autograded notebooks; one student counts once per mistake.
+every grade cell) and mistakes.csv (each part, each mistake named there, how many students
+made it and who). The mistakes are read as data: the grader's verdict writes the ids of what
+it named for each failing part into the test cell's metadata (``cell.metadata["backprop"]
+["mistakes"]`` = {part: [ids]}, see ``grader/verdict.py``); a part that failed with no id
+counts as "not named". Every failing student is listed under the part that failed, and one
+student counts once per part and mistake.
 """
 import csv
-import re
 from collections import Counter
 from html import escape
 from pathlib import Path
@@ -15,14 +17,13 @@ import nbformat
 
 from grader import course as coursedir
 
-WHAT = re.compile(r"[\w.\[\]']+")  # the checked name that starts a check's message
-# the mistake, without the "." that ends it (or the ".)" of a message in parentheses, as in
-# "descend calls himmelblau_grad, which fails its own test: fix that first. (...)")
-MISTAKE = re.compile(r"Most likely: (.+?)\.?\)?$", re.MULTILINE)
+NOT_NAMED = "not named"
 
 
 def mistakes_of(notebook_path):
-    """{(function, mistake)} named in the failing grade cells of one autograded notebook."""
+    """{(part, mistake id)} of the failing grade cells of one autograded notebook: the ids
+    the verdict stored in each test cell's metadata, (part, "not named") for a part that
+    failed with none ("?" for the part of a failing cell the verdict left no record in)."""
     found = set()
     try:
         nb = nbformat.read(notebook_path, as_version=4)
@@ -31,12 +32,14 @@ def mistakes_of(notebook_path):
     for cell in nb.cells:
         if not cell.metadata.get("nbgrader", {}).get("grade"):
             continue
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
-                evalue = out.get("evalue", "")
-                what = WHAT.match(evalue)
-                for mistake in MISTAKE.findall(evalue):
-                    found.add((what.group() if what else "?", mistake.strip()))
+        named = cell.metadata.get("backprop", {}).get("mistakes")
+        failed = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+        if isinstance(named, dict):
+            for part, ids in named.items():
+                ids = [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []
+                found |= {(str(part), i) for i in ids} or {(str(part), NOT_NAMED)}
+        elif failed:
+            found.add(("?", NOT_NAMED))
     return found
 
 
@@ -50,7 +53,7 @@ def write(course, a, state=None, unsafe=False):
     course = Path(course)
     out = course / "report" / a
     out.mkdir(parents=True, exist_ok=True)
-    totals, cells, maxima, mistakes = {}, {}, {}, Counter()
+    totals, cells, maxima, mistakes, who = {}, {}, {}, Counter(), {}
     with coursedir.gradebook(course) as gb:
         assignment = gb.find_assignment(a)
         top = assignment.max_score
@@ -61,8 +64,12 @@ def write(course, a, state=None, unsafe=False):
                 for g in nb.grades:
                     maxima[g.name] = g.max_score
                     cells.setdefault(g.name, []).append(g.score == g.max_score)
+            made = set()  # one student counts once per part and mistake
             for path in (course / "autograded" / student / a).glob("*.ipynb"):
-                mistakes.update(mistakes_of(path))
+                made |= mistakes_of(path)
+            mistakes.update(made)
+            for key in made:
+                who.setdefault(key, []).append(student)
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.hist(list(totals.values()), bins=[x - 0.5 for x in range(int(top) + 2)],
             color="#4c72b0", edgecolor="white")
@@ -79,8 +86,9 @@ def write(course, a, state=None, unsafe=False):
     ranked = sorted(mistakes.items(), key=lambda kv: (-kv[1], kv[0]))
     with (out / "mistakes.csv").open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["function", "mistake", "students"])
-        w.writerows((what, mistake, n) for (what, mistake), n in ranked)
+        w.writerow(["part", "mistake", "students", "who"])
+        w.writerows((part, mistake, n, " ".join(sorted(who[part, mistake])))
+                    for (part, mistake), n in ranked)
     problems = {s: i for s, i in (state or {}).items() if i.get("reason") or i.get("notes")}
     style = "body{font-family:sans-serif;margin:2em}td,th{padding:.2em .8em;text-align:left}"
     mean = sum(totals.values()) / len(totals) if totals else 0
@@ -88,7 +96,7 @@ def write(course, a, state=None, unsafe=False):
             f"<style>{style}</style></head><body><h1>{escape(a)}: class report</h1>",
             f"<p>{len(totals)} students graded; mean score {mean:.2f} of {top:g}.</p>",
             "<img src='scores.png' alt='histogram of scores'><h2>Named mistakes</h2>",
-            "<table><tr><th>function</th><th>mistake</th><th>students</th></tr>"]
+            "<table><tr><th>part</th><th>mistake</th><th>students</th></tr>"]
     html += [f"<tr><td>{escape(w)}</td><td>{escape(m)}</td><td>{n}</td></tr>"
              for (w, m), n in ranked]
     html += ["</table><h2>Grade cells</h2>",

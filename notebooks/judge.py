@@ -66,11 +66,13 @@ class Part:
 
     When the graded thing is a class, `methods` names the methods of this part: only their
     code (and what they call) is read for forbidden names. `words` replaces the forbidden
-    names (default AUTOGRAD_WORDS), `what` names them in the verdict, and `why` says why."""
+    names (default AUTOGRAD_WORDS), `what` names them in the verdict, and `why` says why.
+    `names` names the arguments `inputs` gives, where `call` does not pass them to the
+    function in that order (default: the function's own parameter names)."""
 
     def __init__(self, name, cases, inputs, judge, call=None, uses=(), by_hand=True,
                  done=None, where=None, must_use=(), methods=None, words=None, what="autograd",
-                 why="this part must compute the gradient by hand"):
+                 why="this part must compute the gradient by hand", names=None):
         self.name, self.cases, self.inputs, self.judge = name, cases, inputs, judge
         self.must_use = tuple(must_use)
         self.call = call or (lambda fn, args: fn(*args))
@@ -80,6 +82,7 @@ class Part:
         self.methods = tuple(methods) if methods is not None else None
         self.words = frozenset(words) if words is not None else None
         self.what, self.why = what, why
+        self.names = tuple(names) if names is not None else None
 
 
 def _flat(values):
@@ -169,9 +172,11 @@ def _changes(name, before, after, depth=0):
     return []
 
 
-def _arg_names(fn, args):
-    """The names of fn's parameters for `args` (its own names: x, t, Ws, ...)."""
+def _arg_names(fn, args, names=None):
+    """The names of `args`: `names` (the part's), else fn's own parameter names."""
     import inspect
+    if names:
+        return [names[i] if i < len(names) else f"argument {i + 1}" for i in range(len(args))]
     try:
         params = [p.name for p in inspect.signature(fn).parameters.values()
                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
@@ -209,9 +214,9 @@ def answer(part, fn, case):
             else:
                 out = part.call(fn, args)
         record = {"answer": to_data(out)}
-        changed = [[n, k, d] for n, (b, a) in zip(_arg_names(fn, args), zip(before, args))
-                   for n, k, d in _changes(n, b, a)] if getattr(part, "inputs_fixed", True) \
-            else []
+        names = _arg_names(fn, args, getattr(part, "names", None))
+        changed = [[n, k, d] for name, b, a in zip(names, before, args)
+                   for n, k, d in _changes(name, b, a)]
         if changed:
             record["changed"] = changed
         return record

@@ -80,6 +80,7 @@ def _judge_forward(case, args, out):
 forward = judge.entry(judge.Part(
     "forward", [{"seed": 0, "B": 1, "n": 3}, {"seed": 1, "B": 4, "n": 3}], _network,
     _judge_forward, call=lambda fn, args: fn(args[0], args[2], args[3]), uses=("sigmoid",),
+    names=("x", "t", "W", "b"),
     done="Part 2: forward matches torch."), "Check forward(x, W, b) against torch.")
 
 
@@ -123,9 +124,19 @@ def _judge_train(case, args, out):
         return (f"losses must be a list with one entry per step ({steps}), "
                 f"got {type(losses).__name__} of length {len(losses)} ({where}).")
     first = float(losses[0])
-    if abs(first - ref["E"]) > 1e-9 * (1 + ref["E"]):
+    E = ref["E"]
+    if abs(first - E) > 1e-9 * (1 + E):
+        B = x.shape[0]
+        after = autograd_mlp(x, t, [-lr * ref["grad_W"][0]], [-lr * ref["grad_b"][0]])["E"]
+        seen = ("that is E after the first step: record the loss before updating"
+                if abs(first - after) <= 1e-9 * (1 + after) else
+                f"that is E / {B}, the mean over the {B} samples: record E, the sum"
+                if abs(first - E / B) <= 1e-9 * (1 + E) else
+                "that is 2E: E = 1/2 * sum((O - t)**2) has a 1/2"
+                if abs(first - 2 * E) <= 1e-9 * (1 + E) else
+                "record E of the current weights, before each update")
         return (f"losses[0] = {first:.6g}, but E before the first step (W = 0, b = 0) is "
-                f"{ref['E']:.6g}: record the loss before updating ({where}).")
+                f"{E:.6g}: {seen} ({where}).")
     if steps == 1:  # exactly one step of gradient descent from zero
         B = x.shape[0]
         for name, p, g in (("W", out[0], ref["grad_W"][0]), ("b", out[1], ref["grad_b"][0])):
