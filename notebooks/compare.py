@@ -84,10 +84,11 @@ def mistake_id(why):
 NAMED = []
 
 
-def hint(guesses=(), observed=("", "")):
+def hint(guesses=(), observed=("", ""), tried=True):
     """' Most likely: A.' (or ' Most likely one of these: A; or B.' when several mistakes
     give this very answer), else the observation `observed` = (id, sentence); noted in
-    NAMED. '' when there is nothing to say."""
+    NAMED with `tried` (whether a catalogue was tried at all). '' when there is nothing to
+    say."""
     first = {}  # one text per id: the first description of each mistake
     for g in guesses:
         first.setdefault(mistake_id(g), str(g))
@@ -100,8 +101,8 @@ def hint(guesses=(), observed=("", "")):
             "; or ".join(texts) + "."
     else:
         text = f" {seen}" if seen else ""
-    if text:
-        NAMED.append({"hint": text, "ids": ids, "texts": texts, "seen": [seen_id, seen]})
+    NAMED.append({"hint": text, "ids": ids, "texts": texts, "seen": [seen_id, seen],
+                  "tried": bool(tried)})
     return text
 
 
@@ -163,7 +164,7 @@ def verdict(name, mine, expected, mistakes=(), where="", atol=ATOL, rtol=RTOL):
     if close(mine, expected, atol, rtol):
         return None
     guesses = [why for why, wrong in mistakes if close(mine, wrong, atol, rtol)]
-    hint_ = hint(guesses, observe(mine, expected, atol, rtol))
+    hint_ = hint(guesses, observe(mine, expected, atol, rtol), tried=bool(mistakes))
     if mine.shape != expected.shape:
         return f"{name}{at}: shape {shape(mine)}, expected {shape(expected)}.{hint_}"
     return (f"{name}{at}: wrong values, max abs diff {max_abs_diff(mine, expected):.3g} "

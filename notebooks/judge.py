@@ -249,7 +249,9 @@ def _changed_sentence(fn_name, where, changed):
 
 
 def _case_verdict(part, case, record, fn_name, first):
-    """(message, ids, hints) of one recorded case; message None when it is right."""
+    """(message, ids, hints, evidence) of one recorded case; message None when it is right;
+    `evidence`: whether a catalogue of mistakes was tried on it (a case judged otherwise, a
+    crash or a rule, says nothing for or against a named mistake)."""
     where = part.where(case)
     del compare.NAMED[:]
     if record.get("error") == "NotImplementedError":
@@ -257,23 +259,25 @@ def _case_verdict(part, case, record, fn_name, first):
                    f"fails its own test: fix {first[0]} first." if first else
                    f"{fn_name} is not done yet: write it where it says YOUR CODE HERE "
                    "(and delete the raise NotImplementedError()).")
-        return message, ["not-done"], []
+        return message, ["not-done"], [], False
     if record.get("error") == "AutogradUsed":
         return (f"{fn_name} called autograd: this part must compute the gradient by "
-                "hand, so it scores 0. Remove the autograd calls."), ["autograd-used"], []
+                "hand, so it scores 0. Remove the autograd calls."), ["autograd-used"], [], False
     if "error" in record:
         at = f" at {record['line']}" if record.get("line") else ""
         return (f"{fn_name} raised {record['error']} ({where}){at}: {record['message']}",
-                ["crash"], [])
+                ["crash"], [], False)
     message = part.judge(case, part.inputs(case), from_data(record["answer"]))
-    hints = [h for h in compare.NAMED if message and h["hint"] in message]
+    hints = [h for h in compare.NAMED if message and h["hint"] and h["hint"] in message]
+    evidence = any(h["tried"] for h in compare.NAMED if message and (
+        not h["hint"] or h["hint"] in message))
     ids = [i for h in hints for i in (h["ids"] or [h["seen"][0]]) if i]
     changed = record.get("changed")
-    if changed:
+    if changed:  # the first thing to fix: what the function changed may explain the rest
         said = _changed_sentence(fn_name, where, changed)
-        message = f"{message} Also: {said}" if message else said
-        ids.append("changed-input")
-    return message, ids, hints
+        message = f"{said} (Its answer is wrong too: {message})" if message else said
+        return message, ["changed-input"], [], False
+    return message, ids, hints, evidence
 
 
 def _keep_common(message, hints, common):
@@ -302,22 +306,22 @@ def diagnose(part, cases, answers, fn_name=None, failed=()):
     record (answer or error)."""
     fn_name = fn_name or part.name
     first = [u for u in part.uses if u in failed]
-    found = []  # (message, ids, hints) of each failing case
+    found = []  # (message, ids, hints, evidence) of each failing case
     for i, case in enumerate(cases):
         record = answers.get(i)
         if record is None and not answers:
             found.append(((f"{part.name}: no answer was recorded. Did a cell change the course's "
                           "checks (check, judge, compare)? Restart the kernel and run all cells."),
-                          ["no-answer"], []))
+                          ["no-answer"], [], False))
         elif record is None:
             if not found:
                 found.append(((f"{part.name}: the check stopped before its case {i + 1} "
                               f"({part.where(case)}) was answered; see the error above."),
-                              ["stopped"], []))
+                              ["stopped"], [], False))
         else:
-            message, ids, hints = _case_verdict(part, case, record, fn_name, first)
+            message, ids, hints, evidence = _case_verdict(part, case, record, fn_name, first)
             if message:
-                found.append((message, ids, hints))
+                found.append((message, ids, hints, evidence))
                 if ids and ids[0] in ("not-done", "autograd-used"):
                     break
         if found and found[0][1] and found[0][1][0] in ("not-done", "autograd-used",
@@ -326,10 +330,10 @@ def diagnose(part, cases, answers, fn_name=None, failed=()):
     del compare.NAMED[:]
     if not found:
         return None, []
-    message, ids, hints = found[0]
+    message, ids, hints, _ = found[0]
     named = {i for h in hints for i in h["ids"]}
-    if named:
-        common = set.intersection(*[set(f[1]) for f in found])
+    if named:  # the cases where a catalogue was tried decide
+        common = set.intersection(*[set(f[1]) for f in found[1:] if f[3]], named)
         message = _keep_common(message, hints, common)
         ids = [i for i in ids if i not in named or i in common]
         ids += [h["seen"][0] for h in hints if h["seen"][0]

@@ -55,8 +55,13 @@ def _grad_b(delta):
 SIGN = Why("sign", "the sign is flipped: use (O - t), not (t - O)")
 NO_SIGMA_PRIME = Why("no-sigma-prime", "the sigmoid derivative O*(1-O) is missing (O - t is "
                      "dE/dO; delta is dE/dz = dE/dO * O*(1-O))")
-DE_DO = Why("de-do", "that is dE/dO = O - t, the gradient at the output; delta is dE/dz, so "
+DE_DO = Why("no-sigma-prime", "that is dE/dO = O - t, the gradient at the output; delta is dE/dz, so "
             "multiply by sigma'(z) = O*(1-O)")
+UPDATE_SIGN = Why("update-sign", "the update has the wrong sign: subtract lr * gradient")
+NO_LR = Why("no-lr", "the learning rate is missing: subtract lr * gradient")
+NOT_UPDATED = Why("not-updated", "the weights were not updated")
+LOSS_AFTER = Why("loss-after-update", "it was recorded after the update: record the loss of "
+                 "the current weights before updating")
 BATCH_SUMMED = Why("batch-summed", "the batch dimension was summed away: keep one row per sample")
 BATCH_KEPT = Why("batch-kept", "the batch dimension was kept: sum over the samples (rows)")
 KEEPDIM = Why("b-keepdim", BATCH_KEPT + " (shape (n_out,), not (1, n_out))")
@@ -102,7 +107,7 @@ def _delta_ce(O, t):
         z, t, reduction="none"), torch.logit(O))
 
 
-CE_SIGMA_PRIME_KEPT = ("the sigmoid derivative O*(1-O) was kept: with cross-entropy it cancels "
+CE_SIGMA_PRIME_KEPT = Why("ce-sigma-prime-kept", "the sigmoid derivative O*(1-O) was kept: with cross-entropy it cancels "
                        "against dE/dO = (O - t) / (O*(1-O)), so delta = O - t")
 CE_MEAN_B = "averaged over the batch (a factor 1/B): cross-entropy here sums over the samples"
 CE_MEAN_ALL = ("the mean over all B*K elements was taken (PyTorch's default reduction): "
@@ -136,7 +141,7 @@ def mistakes_cross_entropy(O, t):
             -(t * torch.log(O) + (1 - t) * torch.log(1 - t)).sum()),
            ("the (1 - t) * log(1 - O) term is missing: a target 0 must cost something too",
             -(t * torch.log(O)).sum()),
-           (("the minus sign is missing: the loss is -sum(t log O + (1 - t) log(1 - O)), "
+           (Why("ce-no-minus", "the minus sign is missing: the loss is -sum(t log O + (1 - t) log(1 - O)), "
             "a positive number"), -right),
            ("that is the squared error 1/2 * sum((O - t)**2), not cross-entropy",
             0.5 * ((O - t) ** 2).sum())]
@@ -173,7 +178,7 @@ def mistakes_grad_W(O_prev, delta):
     out = [(SIGN, -right), (MEAN_B, right / O_prev.shape[0])]
     out.append((TRANSPOSED_W, right.T))
     if O_prev.shape[0] > 1:
-        out.append((("the samples were summed before multiplying: dE/dW is the sum of the "
+        out.append((Why("outer-of-sums", "the samples were summed before multiplying: dE/dW is the sum of the "
                       "per-sample outer products, x.T @ delta, not outer(x.sum(0), delta.sum(0))"),
                      torch.outer(O_prev.sum(0), _grad_b(delta))))
     return out
@@ -183,7 +188,7 @@ def mistakes_grad_b(delta):
     """Wrong versions of dE/db = delta summed over the batch, shape (n_out,)."""
     right = _grad_b(delta)
     return [(BATCH_KEPT, delta), (KEEPDIM, right.reshape(1, -1)),
-            ("it was summed over the outputs (dim 1) instead of the samples (dim 0)",
+            (Why("b-summed-outputs", "it was summed over the outputs (dim 1) instead of the samples (dim 0)"),
              delta.sum(1)),
             (SIGN, -right), (MEAN_B, right / delta.shape[0])]
 
@@ -202,24 +207,23 @@ def mistakes_output_layer(O_prev, O, t):
 
 def mistakes_grad_W_mean(x, O, t):
     """Wrong dL/dW for L = F.mse_loss(O, t) = 2/(B*K) * E: wrong factors (those that equal
-    2/(B*K) for this shape are left out), the sign, the layout, and delta_k's mistakes."""
+    2/(B*K) for this shape are left out; two that coincide are both named), the sign, the
+    layout, and delta_k's mistakes."""
     B, K = O.shape
     N = B * K
     G = _grad_W(x, _delta(O, t))  # dE/dW of the summed loss E
     factors = [
-        (("that is dE/dW of the summed loss E = 1/2 * sum((O - t)**2); F.mse_loss is a mean "
+        (Why("mse-sum", "that is dE/dW of the summed loss E = 1/2 * sum((O - t)**2); F.mse_loss is a mean "
           "over the B*K elements, so its gradient is 2/(B*K) times that"), 1.0),
-        (("the factor 2 is missing: d/dO of (O - t)**2 / N is 2 * (O - t) / N (E had a 1/2 "
+        (Why("mse-no-2", "the factor 2 is missing: d/dO of (O - t)**2 / N is 2 * (O - t) / N (E had a 1/2 "
           "that cancelled the 2; the mean has none)"), 1 / N),
-        ("divided by the batch size B only: F.mse_loss averages over all B*K elements", 2 / B),
-        ("divided by K only: F.mse_loss averages over all B*K elements", 2 / K),
-        ("multiplied by (B*K)/2 instead of by 2/(B*K)", N / 2),
+        (Why("mse-1/B", "divided by the batch size B only: F.mse_loss averages over all B*K "
+             "elements"), 2 / B),
+        (Why("mse-1/K", "divided by K only: F.mse_loss averages over all B*K elements"), 2 / K),
+        (Why("mse-inverted", "multiplied by (B*K)/2 instead of by 2/(B*K)"), N / 2),
     ]
-    wrong, seen = [], {2 / N}
-    for why, factor in factors:
-        if factor not in seen:
-            seen.add(factor)
-            wrong.append((why, factor * G))
+    wrong = [(why, factor * G) for why, factor in factors  # all but the right factor
+             if not math.isclose(factor, 2 / N, rel_tol=1e-12)]
     right = (2 / N) * G
     wrong += [(SIGN, -right),
               ("the result is transposed: W has shape (n, K), so the gradient is (n, K) too",
@@ -266,7 +270,7 @@ def nan_except(x, O, t, j, k):
 
 def mistakes_dsigmoid_dw(x, w, z, sp):
     """Wrong versions of d sigmoid(w x + b)/dw; z = w x + b, sp = sigma'(z) (autograd's)."""
-    return [("the inner factor dz/dw = x is missing", sp),
+    return [(Why("no-inner-factor", "the inner factor dz/dw = x is missing"), sp),
             ("that is sigma(z) * x: sigma itself, not sigma'(z) = sigma(z)(1 - sigma(z))",
              torch.sigmoid(z) * x),
             ("sigma' was applied to z itself: z(1 - z) instead of sigma(z)(1 - sigma(z))",
@@ -278,7 +282,7 @@ def mistakes_two_layer(x, w1, w2, grads):
     """Wrong versions of (dy2/dw1, dy2/db1, dy2/dw2) for y2 = (x w1 + b1) w2 + b2, one list
     each; `grads` are autograd's three answers."""
     g_w1, _, g_w2 = grads
-    return [[("the factor dy2/dy1 = w2 is missing", x), ("the factor dy1/dw1 = x is missing", w2),
+    return [[(Why("no-w2-factor", "the factor dy2/dy1 = w2 is missing"), x), ("the factor dy1/dw1 = x is missing", w2),
              ("that is dy2/dw2 (the input y1 of w2), not dy2/dw1", g_w2)],
             [("dy2/db1 = w2 * 1: the factor dy2/dy1 = w2 is missing", torch.ones_like(x)),
              ("that is dy2/dw1: dy1/db1 = 1, not x", g_w1)],
@@ -292,7 +296,7 @@ def mistakes_swish(x, left, right, product):
     sigma(x) (autograd with the other factor detached), `product` 1 * sigma'(x)."""
     return [(("only the path through the left factor x: add x * sigma'(x) for the path through "
              "sigma(x)"), left),
-            (("only the path through sigma(x): add sigma(x) for the path through the left "
+            (Why("swish-one-path", "only the path through sigma(x): add sigma(x) for the path through the left "
              "factor x"), right),
             ("the derivatives of the factors were multiplied (1 * sigma'(x)); paths add instead",
              product)]

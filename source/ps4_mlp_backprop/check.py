@@ -13,11 +13,15 @@ from itertools import pairwise
 
 import judge
 import torch
-from compare import Why, close, verdict
+from compare import Why, close, hint, verdict
 from mistakes import (
     HALF_DROPPED,
+    LOSS_AFTER,
     MEAN_B,
+    NO_LR,
+    NOT_UPDATED,
     SIGN,
+    UPDATE_SIGN,
     _grad,
     _grad_b,
     _grad_W,
@@ -427,7 +431,7 @@ def _difference_mistakes(case, x, h, exact):
                   torch.exp(x) * math.expm1(h) / h),
                  ("a one-sided difference (f(x) - f(x - h)) / h: use central differences",
                   torch.exp(x) * -math.expm1(-h) / h)]
-    return wrong + [("the 2 is missing: divide f(x + h) - f(x - h) by 2h", 2 * central),
+    return wrong + [(Why("missing-2", "the 2 is missing: divide f(x + h) - f(x - h) by 2h"), 2 * central),
                     ("the sign is flipped: (f(x + h) - f(x - h)) / 2h", -central)]
 
 
@@ -472,7 +476,7 @@ def _pair(case):
 
 def relative_error_mistakes(a, b):
     ratio = (a - b).abs() / (a.abs() + b.abs()).clamp_min(1e-300)
-    return [(("the ratio was taken entry by entry: divide the largest |a - b| by the "
+    return [(Why("relative-entrywise", "the ratio was taken entry by entry: divide the largest |a - b| by the "
               "largest |a| + |b|"), ratio.max()),
             ("|a - b| was not divided by max(|a| + |b|)", (a - b).abs().max())]
 
@@ -618,26 +622,26 @@ def _judge_contract(case, args, out, mistakes):
         if not abs(loss_i - E) <= 1e-9 * (1 + E):
             later = refs[i + 1]["E"] if i + 1 < len(refs) else None
             n, K = len(x), t.shape[1]
-            hint = (" Most likely: it was recorded after the update: append the loss of the "
-                    "current weights first." if later is not None
-                    and abs(loss_i - later) <= 1e-9 * (1 + later) else
-                    f" That is E / {n}, the mean over the {n} samples: record E, the sum."
-                    if abs(loss_i - E / n) <= 1e-9 * (1 + E) else
-                    f" That is E / {n * K}, the mean over all B*K = {n * K} entries: record E, "
-                    "the sum." if K > 1 and abs(loss_i - E / (n * K)) <= 1e-9 * (1 + E) else
-                    f" That is 2E = {2 * E:.6g}: E = 1/2 * sum((O - t)**2) has a 1/2."
-                    if abs(loss_i - 2 * E) <= 1e-9 * (1 + E) else "")
+            seen = [why for why, value in [
+                (LOSS_AFTER, later),
+                (Why("loss-mean", f"the recorded loss is E / {n}, the mean over the {n} "
+                     "samples: record E, the sum"), E / n),
+                (Why("loss-mean-all", f"the recorded loss is E / {n * K}, the mean over all "
+                     f"B*K = {n * K} entries: record E, the sum"), E / (n * K) if K > 1 else None),
+                (Why("loss-doubled", "the recorded loss is 2E: E = 1/2 * sum((O - t)**2) has a "
+                     "1/2"), 2 * E)]
+                if value is not None and abs(loss_i - value) <= 1e-9 * (1 + abs(value))]
             return (f"losses[{i}] = {loss_i:.6g}, but E before step {i} is {E:.6g} "
-                    f"({step}).{hint}")
+                    f"({step}).{hint(seen)}")
         # the weights of the next step (or the returned ones) follow the update rule
         after = calls[i + 1][0][2] + calls[i + 1][0][3] if i + 1 < steps else [*Ws, *bs]
         for l, (p, g, p_next) in enumerate(zip(Ws_i + bs_i, grads[0] + grads[1], after)):
             name = f"Ws[{l}]" if l < len(Ws_i) else f"bs[{l - len(Ws_i)}]"
             message = verdict(f"{name} after step {i}", p_next, p - lr * g, [
-                ("the update has the wrong sign: subtract lr * gradient", p + lr * g),
-                ("the learning rate is missing: subtract lr * gradient", p - g),
-                ("the gradient was divided by the batch size", p - lr * g / len(x)),
-                ("the weights were not updated", p)], step)
+                (UPDATE_SIGN, p + lr * g),
+                (NO_LR, p - g),
+                (Why("update-mean", "the gradient was divided by the batch size"), p - lr * g / len(x)),
+                (NOT_UPDATED, p)], step)
             if message:
                 return message
     return None
