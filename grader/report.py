@@ -43,6 +43,21 @@ def mistakes_of(notebook_path):
     return found
 
 
+def class_mistakes(notebooks):
+    """(Counter {(part, mistake id): students}, {(part, mistake id): [students]}) from
+    `notebooks` {student: [autograded notebook paths]}: each student once per part and
+    mistake, every failing part listed (its id "not named" when it has none)."""
+    counts, who = Counter(), {}
+    for student, paths in sorted(notebooks.items()):
+        made = set()
+        for path in paths:
+            made |= mistakes_of(path)
+        counts.update(made)
+        for key in sorted(made):
+            who.setdefault(key, []).append(student)
+    return counts, who
+
+
 def write(course, a, state=None, unsafe=False):
     """Write report/<a>/ from the gradebook and autograded/; returns the folder."""
     import matplotlib
@@ -53,7 +68,7 @@ def write(course, a, state=None, unsafe=False):
     course = Path(course)
     out = course / "report" / a
     out.mkdir(parents=True, exist_ok=True)
-    totals, cells, maxima, mistakes, who = {}, {}, {}, Counter(), {}
+    totals, cells, maxima, notebooks = {}, {}, {}, {}
     with coursedir.gradebook(course) as gb:
         assignment = gb.find_assignment(a)
         top = assignment.max_score
@@ -64,12 +79,8 @@ def write(course, a, state=None, unsafe=False):
                 for g in nb.grades:
                     maxima[g.name] = g.max_score
                     cells.setdefault(g.name, []).append(g.score == g.max_score)
-            made = set()  # one student counts once per part and mistake
-            for path in (course / "autograded" / student / a).glob("*.ipynb"):
-                made |= mistakes_of(path)
-            mistakes.update(made)
-            for key in made:
-                who.setdefault(key, []).append(student)
+            notebooks[student] = sorted((course / "autograded" / student / a).glob("*.ipynb"))
+    mistakes, who = class_mistakes(notebooks)
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.hist(list(totals.values()), bins=[x - 0.5 for x in range(int(top) + 2)],
             color="#4c72b0", edgecolor="white")

@@ -187,14 +187,15 @@ def _arg_names(fn, args, names=None):
 
 def _student_line(err):
     """"line N of your f: `code`" for the last frame of the student's own code (an IPython
-    cell) in err's traceback, "" when none is (the course's frames are never shown)."""
+    cell) in err's traceback, and the student's line that called it; "" when none is (the
+    course's frames are never shown)."""
     frames = [f for f in traceback.extract_tb(err.__traceback__)
               if STUDENT_FILE.search(f.filename or "")]
-    if not frames:
-        return ""
-    f = frames[-1]
-    code = (f.line or linecache.getline(f.filename, f.lineno)).strip()
-    return f"line {f.lineno} of your {f.name}" + (f": `{code[:120]}`" if code else "")
+    said = []
+    for f in frames[-2:]:  # where it raised, and the student's line that called that
+        code = (f.line or linecache.getline(f.filename, f.lineno)).strip()
+        said.append(f"line {f.lineno} of your {f.name}" + (f": `{code[:120]}`" if code else ""))
+    return ", called from ".join(reversed(said))
 
 
 def answer(part, fn, case):

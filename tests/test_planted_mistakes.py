@@ -6,7 +6,9 @@ solution cells), defines the notebook's functions the way a kernel does (each ce
 as an IPython cell, so a crash shows the student's own line), runs the part's visible check
 in-process (``judge.answer`` on each case, as ``judge.run`` does) and asserts that the ids
 the verdict names (``judge.diagnose``) are exactly the planted one. The graded verdict is
-the same ``diagnose`` with the grader-only referee's judge where it has one.
+``grader.verdict.judge_cell`` on the same test cell of the submitted notebook (the grader-
+only referee's judges where it has them), from the same recorded answers; the class report
+(``grader.report.class_mistakes``) reads the ids it stores.
 """
 import contextlib
 import hashlib
@@ -18,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import verdict
+from grader import report, verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -185,16 +187,19 @@ PLANTED = [
 ]
 
 
+def _notebook(a):
+    return nbformat.read(ROOT / "source" / a / f"{a}.ipynb", as_version=4)
+
+
+def _defining(cell):
+    meta = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "code" and (meta.get("solution") or meta.get("locked")) \
+        and not meta.get("grade")
+
+
 def _cells(a):
     """The sources of the notebook's setup cells and solution cells (no test cell)."""
-    nb = nbformat.read(ROOT / "source" / a / f"{a}.ipynb", as_version=4)
-    out = []
-    for c in nb.cells:
-        meta = c.metadata.get("nbgrader", {})
-        if c.cell_type == "code" and (meta.get("solution") or meta.get("locked")) \
-                and not meta.get("grade"):
-            out.append(c.source)
-    return out
+    return [c.source for c in _notebook(a).cells if _defining(c)]
 
 
 def _define(a, sources, check):
@@ -243,32 +248,62 @@ def _run_first(check, part, ns):
             getattr(check, used)(ns[used])
 
 
-def diagnose(a, part_name, ns, graded):
-    """(message, ids) of the visible check of `part_name` on the notebook `ns`."""
-    check, referee, judge = verdict.load(ROOT / "source" / a)
+def _answers(a, part_name, ns):
+    """The part, the student's function and its recorded answers on the visible cases, as
+    the notebook's test cell (judge.run) or the judging kernel (judge.record) record them."""
+    check, _, judge = verdict.load(ROOT / "source" / a)
     part = getattr(check, part_name).part
     judge.FAILED.clear()
     _run_first(check, part, ns)
-    if graded and referee is not None and part_name in getattr(referee, "JUDGES", {}):
-        part = judge.Part(**{**vars(part), "judge": referee.JUDGES[part_name]})
     fn = ns[part_name if part_name in ns else "Value"]
     answers = {}
     for i, case in enumerate(part.cases):
         answers[i] = judge.answer(part, fn, case)
         if "error" in answers[i]:
             break
+    return part, fn, answers
+
+
+def diagnose(a, part_name, ns):
+    """(message, ids) of the visible check of `part_name` in the student's own run."""
+    judge = verdict.load(ROOT / "source" / a)[2]
+    part, fn, answers = _answers(a, part_name, ns)
     return judge.diagnose(part, part.cases, answers, getattr(fn, "__name__", part_name))
 
 
+def graded(a, part_name, ns, sources, keep=None):
+    """(message, ids) of the graded verdict on the same test cell: grader.verdict.judge_cell
+    on the submitted notebook (`sources` in its solution cells), from the recorded answers."""
+    _, fn, answers = _answers(a, part_name, ns)
+    nb = _notebook(a)
+    cells = [c for c in nb.cells if _defining(c)]
+    for c, src in zip(cells, sources):
+        c.source = src
+    fn_name = getattr(fn, "__name__", part_name)
+    test = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")
+                and (part_name, fn_name, False) in verdict.test_calls(c.source))
+    test.source = f"check.{part_name}({fn_name})"  # this part's check alone
+    shipped = [p.name for p in (ROOT / "source" / a).iterdir()]
+    found = {(part_name, False): {"answers": answers, "stopped": None}}
+    graded_fns = {fn for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")
+                  for _, fn, _ in verdict.test_calls(c.source)}
+    verdict.judge_cell(test, nb, verdict.load(ROOT / "source" / a),
+                       verdict.helper_modules(shipped), set(), found, graded=graded_fns)
+    if keep is not None:
+        keep.append(test)
+    errors = [o for o in test.outputs if o.get("output_type") == "error"]
+    ids = test.metadata["backprop"]["mistakes"].get(part_name)
+    return (errors[0]["evalue"] if errors else None), (ids or [])
 @pytest.mark.parametrize("plant", PLANTED, ids=[f"{p.a[:3]}-{p.name}" for p in PLANTED])
 def test_the_planted_mistake_is_named(plant):
     """Is exactly the planted mistake named, in the student's run and in the graded one?"""
     check = verdict.load(ROOT / "source" / plant.a)[0]
-    ns = _define(plant.a, _planted(plant), check)
-    for graded in (False, True):
-        message, ids = diagnose(plant.a, plant.part, ns, graded)
-        assert message, f"{plant.name}: the check passes"
-        assert ids == plant.ids, f"{plant.name}: named {ids}, not {plant.ids}: {message}"
+    sources = _planted(plant)
+    ns = _define(plant.a, sources, check)
+    for run, (message, ids) in [("the student's run", diagnose(plant.a, plant.part, ns)),
+                                ("the graded run", graded(plant.a, plant.part, ns, sources))]:
+        assert message, f"{plant.name}: the check passes in {run}"
+        assert ids == plant.ids, f"{plant.name}: {run} names {ids}, not {plant.ids}: {message}"
 
 
 @pytest.mark.parametrize("a", [P1, P2, P3, P4, P5])
@@ -277,9 +312,45 @@ def test_the_solution_passes(a):
     check = verdict.load(ROOT / "source" / a)[0]
     ns = _define(a, _cells(a), check)
     for part in sorted({p.part for p in PLANTED if p.a == a}):
-        assert diagnose(a, part, ns, False) == (None, []), part
+        assert diagnose(a, part, ns) == (None, []), part
+        assert graded(a, part, ns, _cells(a)) == (None, []), part
 
 
 def test_enough_mistakes_are_planted():
     assert len(PLANTED) >= 40
     assert {p.a for p in PLANTED} == {P1, P2, P3, P4, P5}
+
+
+def test_the_class_report_lists_every_student(tmp_path):
+    """Graded as a class (one planted mistake per student in ps4, one correct student),
+    does the report list every failing student under the part that failed, with its id,
+    and count each once?"""
+    plants = [p for p in PLANTED if p.a == P4]
+    check = verdict.load(ROOT / "source" / P4)[0]
+    notebooks = {}
+    for n, plant in enumerate(plants + [None]):
+        sources = _planted(plant) if plant else _cells(P4)
+        ns = _define(P4, sources, check)
+        cells = []
+        for part in ([plant.part] if plant else ["delta_k", "backward"]):
+            graded(P4, part, ns, sources, keep=cells)
+        path = tmp_path / f"student{n}.ipynb"
+        nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+        notebooks[plant.name if plant else "correct"] = [path]
+    counts, who = report.class_mistakes(notebooks)
+    expected = {(p.part, i): sorted(q.name for q in plants if q.part == p.part and i in q.ids)
+                for p in plants for i in p.ids}
+    assert {k: sorted(v) for k, v in who.items()} == expected
+    assert all(counts[k] == len(v) for k, v in who.items())
+    assert "correct" not in {s for v in who.values() for s in v}
+
+
+def test_a_part_failing_with_no_id_is_not_named(tmp_path):
+    """Is a failing part whose verdict named nothing listed as "not named"?"""
+    cell = nbformat.v4.new_code_cell("check.train(train)", outputs=[nbformat.v4.new_output(
+        "error", ename="Failed", evalue="train: ...", traceback=[])])
+    cell.metadata = {"nbgrader": {"grade": True}, "backprop": {"mistakes": {"train": []}}}
+    path = tmp_path / "a.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), path)
+    counts, who = report.class_mistakes({"s1": [path]})
+    assert who == {("train", report.NOT_NAMED): ["s1"]} and counts[("train", "not named")] == 1
