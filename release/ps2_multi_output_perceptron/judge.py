@@ -14,6 +14,14 @@ judges the recorded answers outside it with the same ``Part`` (``judge_answers``
 answer and no hidden case ever exists where the notebook's own code runs. A hidden test
 run anywhere else (plain ``nbgrader autograde``) fails: hidden tests run only with the
 course's grader.
+
+What a verdict names (``diagnose``) is data as well as a sentence: the stable ids of the
+mistakes it names (``compare.Why``, ``mistakes.py``), of what it observed (``compare.observe``:
+a constant factor, the rows or columns that differ), or of what happened ("crash": the
+sentence shows the student's own line that raised, "changed-input": an argument the function
+changed in place, compared before and after each call). A catalogue mistake is named only
+when it explains every case where a catalogue was tried; when several do, all are named.
+The grader stores the ids in the test cell's metadata, and the class report counts them.
 """
 import json
 import linecache
