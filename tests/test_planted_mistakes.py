@@ -100,6 +100,23 @@ PLANTED = [
           ["swish-one-path"], "swish: one path only"),
     Plant(P3, "two_layer_grads", "two_layer_grads", "return w2 * x, ", "return x, ",
           ["no-w2-factor"], "dy2/dw1 without w2"),
+    Plant(P3, "arithmetic", "Value",
+          "            self.grad += other.data * out.grad\n            other.grad += self.data * out.grad\n",
+          "            self.grad += self.data * out.grad\n            other.grad += other.data * out.grad\n",
+          ["mul-own-value"], "d(a*b)/da = a"),
+    Plant(P3, "backward", "Value", "        for v in reversed(topo):\n            v._backward()\n",
+          "", ["order-never-called"], "backward never calls _backward"),
+    Plant(P3, "backward", "Value", "reversed(topo)", "topo", ["order-leaves-up"],
+          "the nodes from the leaves up"),
+    Plant(P3, "backward", "Value", "        self.grad = 1.0  # dL/dL = 1\n", "",
+          ["order-root-grad"], "the output's grad not set to 1"),
+    Plant(P3, "backward", "Value", "                    build_topo(child)",
+          "                    topo.append(child)", ["order-missing-node"],
+          "the order holds only the output's children"),
+    Plant(P3, "backward", "Value",
+          ("        topo, visited = [], set()\n", "    def backward(self):"),
+          ("", "    def backward(self, topo=[], visited=set()):"), ["state-kept"],
+          "the topological list as a default argument"),
     # --- ps4
     Plant(P4, "delta_k", "delta_k", DK4,
           "    s = torch.sigmoid(O_k)\n    return s * (1 - s) * (O_k - t)\n",
@@ -354,3 +371,21 @@ def test_a_part_failing_with_no_id_is_not_named(tmp_path):
     nbformat.write(nbformat.v4.new_notebook(cells=[cell]), path)
     counts, who = report.class_mistakes({"s1": [path]})
     assert who == {("train", report.NOT_NAMED): ["s1"]} and counts[("train", "not named")] == 1
+
+
+def test_a_crash_shows_the_students_own_lines():
+    """Does a crash show the student's line that raised and the line that called it, and
+    none of the course's?"""
+    plant = next(p for p in PLANTED if p.name == "Ws[l-1] for Ws[l]")
+    check, _, judge = verdict.load(ROOT / "source" / plant.a)
+    message, ids = diagnose(plant.a, plant.part, _define(plant.a, _planted(plant), check))
+    assert ids == ["crash"]
+    assert "of your delta_j: `return (delta_k @ W.T) * O_j * (1 - O_j)`" in message, message
+    assert "called from line" in message and \
+        "of your backward: `delta = delta_j(Os[l], delta, Ws[l - 1])`" in message, message
+    assert not any(f in message for f in ("check.py", "judge.py", "torch")), message
+    # a cell's file in IPython before 8 and in ipykernel 6+; the course's files never match
+    for name, student in [("<ipython-input-3-5f1e2a9c8b7d>", True),
+                          ("/tmp/ipykernel_4242/1234567.py", True),
+                          (str(ROOT / "notebooks" / "judge.py"), False), ("<string>", False)]:
+        assert bool(judge.STUDENT_FILE.search(name)) == student, name

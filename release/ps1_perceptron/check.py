@@ -7,7 +7,7 @@ judges your answers outside your notebook (see ``judge.py``).
 """
 import judge
 import torch
-from compare import Why, hint, verdict
+from compare import Why, first_wrong, hint, verdict
 from mistakes import LOSS_AFTER, NO_LR, NOT_UPDATED, UPDATE_SIGN, mistakes_output_layer
 from references import autograd_mlp, random_mlp
 
@@ -93,8 +93,8 @@ def _judge_gradients(case, args, out):
     ref = autograd_mlp(x, t, [W], [b])
     wrong_W, wrong_b = mistakes_output_layer(x, ref["O"][1], t)
     where = f"B={case['B']}, n={case['n']}, seed {case['seed']}"
-    return (verdict("grad_W", out[0], ref["grad_W"][0], wrong_W, where)
-            or verdict("grad_b", out[1], ref["grad_b"][0], wrong_b, where))
+    return first_wrong([("grad_W", verdict("grad_W", out[0], ref["grad_W"][0], wrong_W, where)),
+                        ("grad_b", verdict("grad_b", out[1], ref["grad_b"][0], wrong_b, where))])
 
 
 gradients = judge.entry(judge.Part(

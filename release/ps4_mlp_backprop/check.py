@@ -13,7 +13,7 @@ from itertools import pairwise
 
 import judge
 import torch
-from compare import Why, close, hint, verdict
+from compare import Why, close, first_wrong, hint, verdict
 from mistakes import (
     HALF_DROPPED,
     LOSS_AFTER,
@@ -172,8 +172,9 @@ def _judge_layer_grads(case, args, out):
     _, _, Ws, bs = _network(case)
     W, b = (p[case["layer"]].clone().requires_grad_() for p in (Ws, bs))
     grad_W, grad_b = torch.autograd.grad(O_prev @ W + b, (W, b), delta)  # W.grad, b.grad
-    return (verdict("grad_W", out[0], grad_W, mistakes_grad_W(O_prev, delta), where)
-            or verdict("grad_b", out[1], grad_b, mistakes_grad_b(delta), where))
+    return first_wrong([
+        ("grad_W", verdict("grad_W", out[0], grad_W, mistakes_grad_W(O_prev, delta), where)),
+        ("grad_b", verdict("grad_b", out[1], grad_b, mistakes_grad_b(delta), where))])
 
 
 def _layers(seed, sizes, B):

@@ -320,7 +320,8 @@ def wrong_local(name, args, right):
     other = args[1] if len(args) > 1 else None
     r = list(right)
     table = {
-        "mul": [("each operand got its own value: d(a*b)/da is b, the OTHER operand",
+        "mul": [(Why("mul-own-value", "each operand got its own value: d(a*b)/da is b, the "
+                     "OTHER operand"),
                  lambda: (a, other))],
         "sub": [("d(a - b)/db = -1: the minus sign is missing", lambda: (r[0], -r[1]))],
         "div": [("d(a/b)/db = -a/b**2: the minus sign is missing", lambda: (r[0], -r[1])),
@@ -329,8 +330,8 @@ def wrong_local(name, args, right):
                 ("d(a/b)/da = 1/b, not b", lambda: (other, r[1]))],
         "neg": [("d(-a)/da = -1, not 1", lambda: (-r[0],))],
         "rsub": [("d(c - a)/da = -1, not 1", lambda: (-r[0],))],
-        "mul_c": [("d(a*c)/da = c, the number, not a", lambda: (a,))],
-        "rmul": [("d(c*a)/da = c, the number, not a", lambda: (a,))],
+        "mul_c": [(Why("mul-own-value", "d(a*c)/da = c, the number, not a"), lambda: (a,))],
+        "rmul": [(Why("mul-own-value", "d(c*a)/da = c, the number, not a"), lambda: (a,))],
         "div_c": [("d(a/c)/da = 1/c, not c", lambda: (other,))],
         "rdiv": [("d(c/a)/da = -c/a**2: the minus sign is missing", lambda: (-r[0],)),
                  ("d(c/a)/da = -c/a**2: the factor c is missing", lambda: (r[0] / other,))],
@@ -377,14 +378,15 @@ def mistakes_op(name, idx, args, right, upstream, preset, label):
         return torch.tensor(out, dtype=torch.float64)
 
     found = [(why, grads(local)) for why, local in wrong_local(name, args, right)]
-    general = [(LOCAL_SIGN, grads([-d for d in right]))]
+    general = [(Why("local-sign", LOCAL_SIGN), grads([-d for d in right]))]
     if upstream != 1:
-        general.insert(0, (NOT_SCALED.format(upstream=upstream), grads(right, scale=1.0)))
+        general.insert(0, (Why("not-times-out-grad", NOT_SCALED.format(upstream=upstream)),
+                           grads(right, scale=1.0)))
     if len(set(idx)) < len(idx):
-        general += [(SAME_NODE.format(label=label), grads(right, overwrite=True, order=o))
-                    for o in ((0, 1), (1, 0))]
+        general += [(Why("grad-assigned-same-node", SAME_NODE.format(label=label)),
+                     grads(right, overwrite=True, order=o)) for o in ((0, 1), (1, 0))]
     elif any(preset):
-        general.append((OVERWRITE, grads(right, overwrite=True)))
+        general.append((Why("grad-assigned", OVERWRITE), grads(right, overwrite=True)))
     exact = grads(right)
     for why, wrong in general:  # a general name only where no specific one says it already
         if not any(torch.allclose(wrong, w, rtol=1e-12, atol=1e-12) for _, w in found):
@@ -417,37 +419,40 @@ def order_problem(ops, uses, log):
     root = max(ops)
     calls = [k for k, _ in log]
     if not calls:
-        return ("backward() never called the nodes' _backward(): after ordering the nodes, "
-                "call node._backward() on each, from the output down")
+        return Why("order-never-called", "backward() never called the nodes' _backward(): "
+                   "after ordering the nodes, call node._backward() on each, from the output "
+                   "down")
     counts = {k: calls.count(k) for k in set(calls)}
     twice = next((k for k in calls if counts[k] > 1), None)
     if twice is not None:
-        return (f"node n{twice} ({ops[twice]}) had its _backward() called {counts[twice]} "
-                "times, so its gradient was passed on more than once: every node must "
-                "appear exactly once in the order (keep a set of visited nodes)")
+        return Why("order-twice", f"node n{twice} ({ops[twice]}) had its _backward() called "
+                   f"{counts[twice]} times, so its gradient was passed on more than once: every "
+                   "node must appear exactly once in the order (keep a set of visited nodes)")
     if root in counts:
         first = next(g for k, g in log if k == root)
         if first != 1.0:
-            return (f"the output's grad was {first!r} when its _backward() ran: backward() "
-                    "must start with self.grad = 1.0 (dL/dL = 1)")
+            return Why("order-root-grad", f"the output's grad was {first!r} when its "
+                       "_backward() ran: backward() must start with self.grad = 1.0 (dL/dL = 1)")
     missing = [k for k in ops if k not in counts]
     if missing:
-        return (f"node n{missing[0]} ({ops[missing[0]]}) was never reached: the order must "
-                "hold every node the output depends on (follow _prev from the output, "
-                "recursively)")
+        return Why("order-missing-node", f"node n{missing[0]} ({ops[missing[0]]}) was never "
+                   "reached: the order must hold every node the output depends on (follow "
+                   "_prev from the output, recursively)")
     pos = {k: p for p, k in enumerate(calls)}
     if len(calls) > 1 and pos[root] == len(calls) - 1:
-        return ("the output's _backward() ran last: the nodes were visited from the leaves up. "
-                "Call _backward() in REVERSED topological order, from the output down")
+        return Why("order-leaves-up", "the output's _backward() ran last: the nodes were "
+                   "visited from the leaves up. Call _backward() in REVERSED topological order, "
+                   "from the output down")
     for m in sorted(ops):
         for k in uses[m]:
             if k in ops and pos[k] < pos[m]:
-                return (f"node n{k} ({ops[k]}) passed its gradient on before node n{m} "
-                        f"({ops[m]}), which uses it, had added its share: visit the nodes in "
-                        "reverse topological order (each node after every node that uses it)")
+                return Why("order-not-topological", f"node n{k} ({ops[k]}) passed its gradient "
+                           f"on before node n{m} ({ops[m]}), which uses it, had added its share: "
+                           "visit the nodes in reverse topological order (each node after every "
+                           "node that uses it)")
     return None
 
 
-STATE_KEPT = ("backward() keeps state between calls: create the topological list and the "
+STATE_KEPT = Why("state-kept", "backward() keeps state between calls: create the topological list and the "
               "visited set inside backward() (not as a default argument such as topo=[], nor "
               "outside the method)")

@@ -72,12 +72,12 @@ class Why(str):
 
 
 def mistake_id(why):
-    """The stable id of a description: its `Why` id, else a slug of its first words."""
+    """The stable id of a description: its `Why` id, else a slug of its first 12 words."""
     found = getattr(why, "id", None)
     if found:
         return found
     words = "".join(c if c.isalnum() else " " for c in str(why).lower()).split()
-    return "-".join(words[:6]) or "unnamed"
+    return "-".join(words[:12]) or "unnamed"
 
 
 # the hints given since judge.diagnose last cleared it: [{"hint", "ids", "texts", "seen"}]
@@ -170,6 +170,23 @@ def verdict(name, mine, expected, mistakes=(), where="", atol=ATOL, rtol=RTOL):
         return f"{name}{at}: shape {shape(mine)}, expected {shape(expected)}.{hint_}"
     return (f"{name}{at}: wrong values, max abs diff {max_abs_diff(mine, expected):.3g} "
             f"(tolerance {atol:g} + {rtol:g}*|expected|).{hint_}")
+
+
+def first_wrong(verdicts):
+    """The verdict on an answer of several entries, from [(name, its verdict or None)]: the
+    first wrong entry's sentence, then which entries are right and which are wrong too
+    (None when every entry is right)."""
+    wrong = [(name, v) for name, v in verdicts if v]
+    if not wrong:
+        return None
+    right = [name for name, v in verdicts if not v]
+    also = [name for name, _ in wrong[1:]]
+    said = []
+    if right:
+        said.append(f"{' and '.join(right)} {'is' if len(right) == 1 else 'are'} right")
+    if also:
+        said.append(f"{' and '.join(also)} {'is' if len(also) == 1 else 'are'} wrong too")
+    return wrong[0][1] + (f" ({'; '.join(said)}.)" if said else "")
 
 
 def expect(name, mine, expected, mistakes=(), where="", atol=ATOL, rtol=RTOL):
