@@ -258,9 +258,9 @@ def _changed_sentence(fn_name, where, changed):
 
 
 def _case_verdict(part, case, record, fn_name, first):
-    """(message, ids, hints, evidence) of one recorded case; message None when it is right;
-    `evidence`: whether a catalogue of mistakes was tried on it (a case judged otherwise, a
-    crash or a rule, says nothing for or against a named mistake)."""
+    """(message, ids, hints, against) of one recorded case; message None when it is right;
+    `against`: the ids of the catalogue's mistakes that were tried on it and do not give
+    its answer (a case judged otherwise, a crash or a rule, says nothing against any)."""
     where = part.where(case)
     del compare.NAMED[:]
     if record.get("error") == "NotImplementedError":
@@ -268,25 +268,24 @@ def _case_verdict(part, case, record, fn_name, first):
                    f"fails its own test: fix {first[0]} first." if first else
                    f"{fn_name} is not done yet: write it where it says YOUR CODE HERE "
                    "(and delete the raise NotImplementedError()).")
-        return message, ["not-done"], [], False
+        return message, ["not-done"], [], set()
     if record.get("error") == "AutogradUsed":
         return (f"{fn_name} called autograd: this part must compute the gradient by "
-                "hand, so it scores 0. Remove the autograd calls."), ["autograd-used"], [], False
+                "hand, so it scores 0. Remove the autograd calls."), ["autograd-used"], [], set()
     if "error" in record:
         at = f" at {record['line']}" if record.get("line") else ""
         return (f"{fn_name} raised {record['error']} ({where}){at}: {record['message']}",
-                ["crash"], [], False)
+                ["crash"], [], set())
     message = part.judge(case, part.inputs(case), from_data(record["answer"]))
     hints = [h for h in compare.NAMED if message and h["hint"] and h["hint"] in message]
-    evidence = any(h["tried"] for h in compare.NAMED if message and (
-        not h["hint"] or h["hint"] in message))
+    against = {i for h in compare.NAMED for i in h["against"]}
     ids = [i for h in hints for i in (h["ids"] or [h["seen"][0]]) if i]
     changed = record.get("changed")
     if changed:  # the first thing to fix: what the function changed may explain the rest
         said = _changed_sentence(fn_name, where, changed)
         message = f"{said} (Its answer is wrong too: {message})" if message else said
-        return message, ["changed-input"], [], False
-    return message, ids, hints, evidence
+        return message, ["changed-input"], [], set()
+    return message, ids, hints, against
 
 
 def _keep_common(message, hints, common):
@@ -311,26 +310,27 @@ def diagnose(part, cases, answers, fn_name=None, failed=()):
     """(verdict, ids) of a part: the verdict None if every case is right, else one sentence
     (about the first failing case); `ids` the stable ids of what it names (mistakes.py,
     compare.observe, or "crash", "changed-input", "not-done", ...). A catalogue mistake is
-    named only when it explains every failing case. `answers` maps a case's number to its
+    named only when it gives the answer on every case where it was tried. `answers` maps a case's number to its
     record (answer or error)."""
     fn_name = fn_name or part.name
     first = [u for u in part.uses if u in failed]
-    found = []  # (message, ids, hints, evidence) of each failing case
+    found, against = [], set()  # (message, ids, hints) of each failing case
     for i, case in enumerate(cases):
         record = answers.get(i)
         if record is None and not answers:
             found.append(((f"{part.name}: no answer was recorded. Did a cell change the course's "
                           "checks (check, judge, compare)? Restart the kernel and run all cells."),
-                          ["no-answer"], [], False))
+                          ["no-answer"], []))
         elif record is None:
             if not found:
                 found.append(((f"{part.name}: the check stopped before its case {i + 1} "
                               f"({part.where(case)}) was answered; see the error above."),
-                              ["stopped"], [], False))
+                              ["stopped"], []))
         else:
-            message, ids, hints, evidence = _case_verdict(part, case, record, fn_name, first)
+            message, ids, hints, tried = _case_verdict(part, case, record, fn_name, first)
+            against |= tried
             if message:
-                found.append((message, ids, hints, evidence))
+                found.append((message, ids, hints))
                 if ids and ids[0] in ("not-done", "autograd-used"):
                     break
         if found and found[0][1] and found[0][1][0] in ("not-done", "autograd-used",
@@ -339,10 +339,10 @@ def diagnose(part, cases, answers, fn_name=None, failed=()):
     del compare.NAMED[:]
     if not found:
         return None, []
-    message, ids, hints, _ = found[0]
+    message, ids, hints = found[0]
     named = {i for h in hints for i in h["ids"]}
-    if named:  # the cases where a catalogue was tried decide
-        common = set.intersection(*[set(f[1]) for f in found[1:] if f[3]], named)
+    if named:  # a mistake that gives another answer on some case does not explain them all
+        common = named - against
         message = _keep_common(message, hints, common)
         ids = [i for i in ids if i not in named or i in common]
         ids += [h["seen"][0] for h in hints if h["seen"][0]

@@ -84,11 +84,11 @@ def mistake_id(why):
 NAMED = []
 
 
-def hint(guesses=(), observed=("", ""), tried=True):
+def hint(guesses=(), observed=("", ""), against=()):
     """' Most likely: A.' (or ' Most likely one of these: A; or B.' when several mistakes
     give this very answer), else the observation `observed` = (id, sentence); noted in
-    NAMED with `tried` (whether a catalogue was tried at all). '' when there is nothing to
-    say."""
+    NAMED with `against`: the ids of the mistakes that were tried and do not give this
+    answer. '' when there is nothing to say."""
     first = {}  # one text per id: the first description of each mistake
     for g in guesses:
         first.setdefault(mistake_id(g), str(g))
@@ -102,9 +102,16 @@ def hint(guesses=(), observed=("", ""), tried=True):
     else:
         text = f" {seen}" if seen else ""
     NAMED.append({"hint": text, "ids": ids, "texts": texts, "seen": [seen_id, seen],
-                  "tried": bool(tried)})
+                  "against": sorted(set(against) - set(ids))})
     del NAMED[:-1000]  # called outside a check (a lecture's expect), it stays small
     return text
+
+
+def note_against(ids):
+    """Note mistakes that were tried on an answer and do not give it (see `hint`)."""
+    if ids:
+        NAMED.append({"hint": "", "ids": [], "texts": [], "seen": ["", ""],
+                      "against": sorted(set(ids))})
 
 
 def _fmt(c):
@@ -162,10 +169,16 @@ def verdict(name, mine, expected, mistakes=(), where="", atol=ATOL, rtol=RTOL):
     if not isinstance(mine, torch.Tensor):
         return (f"{name}{at}: expected a torch.Tensor of shape {shape(expected)}, "
                 f"got {type(mine).__name__}.")
+    guesses, against = [], []
+    for why, wrong in mistakes:
+        (guesses if close(mine, wrong, atol, rtol) else against).append(why)
+    against = [mistake_id(w) for w in against]
     if close(mine, expected, atol, rtol):
+        if against:  # right here: no mistake that gives another answer explains the part
+            NAMED.append({"hint": "", "ids": [], "texts": [], "seen": ["", ""],
+                          "against": against})
         return None
-    guesses = [why for why, wrong in mistakes if close(mine, wrong, atol, rtol)]
-    hint_ = hint(guesses, observe(mine, expected, atol, rtol), tried=bool(mistakes))
+    hint_ = hint(guesses, observe(mine, expected, atol, rtol), against)
     if mine.shape != expected.shape:
         return f"{name}{at}: shape {shape(mine)}, expected {shape(expected)}.{hint_}"
     return (f"{name}{at}: wrong values, max abs diff {max_abs_diff(mine, expected):.3g} "

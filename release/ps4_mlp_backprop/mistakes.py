@@ -81,11 +81,12 @@ def _scaled(right, n_batch, n_elems):
     n_out = n_elems // n_batch
     for n, what, key in ((n_batch, "batch size B", "B"), (n_elems, "number of elements B*K", "BK"),
                          (n_out, "number of outputs K", "K")):
-        if n > 1:
-            out += [(Why(f"mean-1/{key}", f"the loss was averaged (a factor 1/{what}): E sums "
-                         "over outputs and samples"), right / n),
-                    (Why(f"mean-grad-2/{key}", f"the gradient of a mean was used (a factor "
-                         f"2/{what}): E = 1/2 * sum((O - t)**2)"), 2 * right / n)]
+        if n > 1:  # no mean over one element; 2/n is no factor at n = 2
+            out.append((Why(f"mean-1/{key}", f"the loss was averaged (a factor 1/{what}): E "
+                            "sums over outputs and samples"), right / n))
+        if n > 2:
+            out.append((Why(f"mean-grad-2/{key}", f"the gradient of a mean was used (a factor "
+                            f"2/{what}): E = 1/2 * sum((O - t)**2)"), 2 * right / n))
     return out + [(HALF_DROPPED, 2 * right)]
 
 
@@ -378,15 +379,15 @@ def mistakes_op(name, idx, args, right, upstream, preset, label):
         return torch.tensor(out, dtype=torch.float64)
 
     found = [(why, grads(local)) for why, local in wrong_local(name, args, right)]
-    general = [(Why("local-sign", LOCAL_SIGN), grads([-d for d in right]))]
+    general = [(Why(f"local-sign:{name}", LOCAL_SIGN), grads([-d for d in right]))]
     if upstream != 1:
-        general.insert(0, (Why("not-times-out-grad", NOT_SCALED.format(upstream=upstream)),
+        general.insert(0, (Why(f"not-times-out-grad:{name}", NOT_SCALED.format(upstream=upstream)),
                            grads(right, scale=1.0)))
     if len(set(idx)) < len(idx):
-        general += [(Why("grad-assigned-same-node", SAME_NODE.format(label=label)),
+        general += [(Why(f"grad-assigned:{name}", SAME_NODE.format(label=label)),
                      grads(right, overwrite=True, order=o)) for o in ((0, 1), (1, 0))]
     elif any(preset):
-        general.append((Why("grad-assigned", OVERWRITE), grads(right, overwrite=True)))
+        general.append((Why(f"grad-assigned:{name}", OVERWRITE), grads(right, overwrite=True)))
     exact = grads(right)
     for why, wrong in general:  # a general name only where no specific one says it already
         if not any(torch.allclose(wrong, w, rtol=1e-12, atol=1e-12) for _, w in found):

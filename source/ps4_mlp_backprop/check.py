@@ -13,7 +13,7 @@ from itertools import pairwise
 
 import judge
 import torch
-from compare import Why, close, first_wrong, hint, verdict
+from compare import Why, close, first_wrong, hint, mistake_id, note_against, verdict
 from mistakes import (
     HALF_DROPPED,
     LOSS_AFTER,
@@ -331,8 +331,10 @@ def judge_grads(grads, x, t, Ws, bs, where, mistakes=answer_free_mistakes, ref=N
     oks = [close(m, r) for m, r in zip(mine, rights)]
     if all(oks):
         return None
-    matched = [(why, [*W, *b]) for why, W, b in mistakes(x, t, Ws, bs, ref)
+    tried = mistakes(x, t, Ws, bs, ref)
+    matched = [(why, [*W, *b]) for why, W, b in tried
                if all(close(m, w) for m, w in zip(mine, [*W, *b]))]
+    note_against({mistake_id(why) for why, _, _ in tried} - {mistake_id(w) for w, _ in matched})
     bad = oks.index(False)
     message = verdict(names[bad], mine[bad], rights[bad],
                       [(why, wrong[bad]) for why, wrong in matched], where)
