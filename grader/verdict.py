@@ -177,9 +177,14 @@ def _left_out_note(message, fn_name, left_out):
     return ""
 
 
-def _rule_message(part, fn_name, used, words):
+def _uses_autograd(part, used, words):
+    """Whether what the rules found (`used`) is autograd in a part done by hand."""
     bare = {w for u in used for w in u.removeprefix("import ").strip(".'\"").split(".")}
-    if part.by_hand and bare & set(words):
+    return bool(part.by_hand and bare & set(words))
+
+
+def _rule_message(part, fn_name, used, words):
+    if _uses_autograd(part, used, words):
         what = getattr(part, "what", "autograd")
         why = getattr(part, "why", "this part must compute the gradient by hand")
         return (f"{fn_name} uses {what} ({', '.join(used)}): {why}, so it scores "
@@ -215,7 +220,7 @@ def judge_cell(cell, nb, modules, helpers, failed, found, left_out=(), graded=fr
         ids = []
         if used:
             message = _rule_message(part, fn_name, used, words)
-            ids = ["rule-autograd" if "scores 0. Remove the" in message else "rule-forbidden"]
+            ids = ["rule-autograd" if _uses_autograd(part, used, words) else "rule-forbidden"]
         elif set(part.must_use) - rules.attributes(nb, fn_name, graded - {fn_name}):
             message = (f"{fn_name} must use {', '.join('.' + m + '()' for m in part.must_use)} "
                        "itself (read from the notebook), so it scores 0.")

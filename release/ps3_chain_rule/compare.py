@@ -172,7 +172,7 @@ def verdict(name, mine, expected, mistakes=(), where="", atol=ATOL, rtol=RTOL):
     guesses, against = [], []
     for why, wrong in mistakes:
         (guesses if close(mine, wrong, atol, rtol) else against).append(why)
-    against = [mistake_id(w) for w in against]
+    against = sorted({mistake_id(w) for w in against} - {mistake_id(g) for g in guesses})
     if close(mine, expected, atol, rtol):
         if against:  # right here: no mistake that gives another answer explains the part
             NAMED.append({"hint": "", "ids": [], "texts": [], "seen": ["", ""],
