@@ -4,11 +4,17 @@ report/<assignment>/ holds index.html (one self-contained page: the score histog
 mistakes, the grade cells in notebook order with their parts, and a table of the students with
 their score, the parts they failed, their named mistakes and a link to their feedback),
 scores.png (the histogram), cells.csv (the pass rate of every grade cell), mistakes.csv
-(each named mistake and how many students made it) and similarity.csv (pairs of students
+(each part, each mistake id named there, how many students made it and who) and
+similarity.csv (pairs of students
 whose graded functions are alike beyond chance, shown side by side in index.html:
-grader/similarity.py). A named mistake is what a failing check
-diagnosed ("Most likely: W was used where W.T is needed"), read from the autograded notebooks
-by `mistakes_of` (the one place that reads them); one student counts once per mistake.
+grader/similarity.py).
+
+Mistakes are counted as data: the grader's verdict writes the ids of what it named for each
+failing part into the test cell's metadata (``cell.metadata["backprop"]["mistakes"]`` =
+{part: [ids]}, see grader/verdict.py); a part that failed with no id counts as "not named";
+every failing student is listed under the part that failed, once per part and id
+(`mistakes_of`, `class_mistakes`). For people, the sentences ("Most likely: ...") are read
+from the same cells by `mistakes_by_cell` (the student table, the LMS exports).
 """
 import base64
 import csv
@@ -52,9 +58,45 @@ def mistakes_by_cell(notebook_path):
     return found
 
 
+NOT_NAMED = "not named"
+
+
 def mistakes_of(notebook_path):
-    """{(function, mistake)} named in the failing grade cells of one autograded notebook."""
-    return {m for named in mistakes_by_cell(notebook_path).values() for m in named}
+    """{(part, mistake id)} of the failing grade cells of one autograded notebook: the ids
+    the verdict stored in each test cell's metadata, (part, "not named") for a part that
+    failed with none ("?" for the part of a failing cell the verdict left no record in)."""
+    found = set()
+    try:
+        nb = nbformat.read(notebook_path, as_version=4)
+    except (OSError, ValueError):
+        return found
+    for cell in nb.cells:
+        if not cell.metadata.get("nbgrader", {}).get("grade"):
+            continue
+        named = cell.metadata.get("backprop", {}).get("mistakes")
+        failed = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+        if isinstance(named, dict):
+            for part, ids in named.items():
+                ids = [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []
+                found |= {(str(part), i) for i in ids} or {(str(part), NOT_NAMED)}
+        elif failed:
+            found.add(("?", NOT_NAMED))
+    return found
+
+
+def class_mistakes(notebooks):
+    """(Counter {(part, mistake id): students}, {(part, mistake id): [students]}) from
+    `notebooks` {student: [autograded notebook paths]}: each student once per part and
+    mistake, every failing part listed (its id "not named" when it has none)."""
+    counts, who = Counter(), {}
+    for student, paths in sorted(notebooks.items()):
+        made = set()
+        for path in paths:
+            made |= mistakes_of(path)
+        counts.update(made)
+        for key in sorted(made):
+            who.setdefault(key, []).append(student)
+    return counts, who
 
 
 STYLE = """body{font:15px/1.5 system-ui,sans-serif;margin:2em auto;max-width:70em;padding:0 1em}
@@ -124,8 +166,8 @@ def write(course, a, state=None, unsafe=False):
     course = Path(course)
     out = course / "report" / a
     out.mkdir(parents=True, exist_ok=True)
-    totals, cells, maxima, mistakes = {}, {}, {}, Counter()
-    scores, named = {}, {}  # per student: {grade cell: (score, max)}, {(function, mistake)}
+    totals, cells, maxima, notebooks = {}, {}, {}, {}
+    scores, named = {}, {}  # per student: {grade cell: (score, max)}, {(function, sentence)}
     with coursedir.gradebook(course) as gb:
         assignment = gb.find_assignment(a)
         top = assignment.max_score
@@ -138,10 +180,10 @@ def write(course, a, state=None, unsafe=False):
                     maxima[g.name] = g.max_score
                     cells.setdefault(g.name, []).append(g.score == g.max_score)
                     scores[student][g.name] = (g.score, g.max_score)
-            named[student] = set()
-            for path in (course / "autograded" / student / a).glob("*.ipynb"):
-                named[student] |= mistakes_of(path)
-            mistakes.update(named[student])
+            notebooks[student] = sorted((course / "autograded" / student / a).glob("*.ipynb"))
+            named[student] = {m for path in notebooks[student]
+                              for found in mistakes_by_cell(path).values() for m in found}
+    mistakes, who = class_mistakes(notebooks)
     png = _png(histogram(totals, top, a))
     (out / "scores.png").write_bytes(png)
     order = _cells_in_order(course, a, set(cells))
@@ -155,8 +197,9 @@ def write(course, a, state=None, unsafe=False):
     ranked = sorted(mistakes.items(), key=lambda kv: (-kv[1], kv[0]))
     with (out / "mistakes.csv").open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["function", "mistake", "students"])
-        w.writerows((what, mistake, n) for (what, mistake), n in ranked)
+        w.writerow(["part", "mistake", "students", "who"])
+        w.writerows((part, mistake, n, " ".join(sorted(who[part, mistake])))
+                    for (part, mistake), n in ranked)
     pairs = similar(course, a, totals)
     with (out / "similarity.csv").open("w", newline="") as f:
         w = csv.writer(f)
@@ -177,7 +220,7 @@ def write(course, a, state=None, unsafe=False):
         html.append("<img alt='histogram of scores' src='data:image/png;base64,"
                     f"{base64.b64encode(png).decode()}'>")
     html.append("<h2>Named mistakes</h2>")
-    html.append(_table(["function", "mistake", "students"], [
+    html.append(_table(["part", "mistake", "students"], [
         (f"<td>{escape(w)}</td>", f"<td>{escape(m)}</td>", f"<td class='n'>{n}</td>")
         for (w, m), n in ranked]))
     html.append("<h2>Grade cells</h2>")

@@ -178,12 +178,18 @@ def _left_out_note(message, fn_name, left_out):
     return ""
 
 
+def _uses_autograd(part, used, words):
+    """Whether what the rules found (`used`) is autograd in a part done by hand."""
+    bare = {w for u in used for w in u.removeprefix("import ").strip(".'\"").split(".")}
+    return bool(part.by_hand and bare & set(words))
+
+
 def judge_cell(cell, nb, modules, helpers, failed, found, left_out=(), graded=frozenset()):
     """Put the verdicts of one test cell into it (its own outputs are dropped: nothing the
     notebook did while it ran counts); adds failed parts to `failed`. `found` is what
     `records` read from the judging kernel."""
     check, referee, judge = modules
-    messages, lines = [], []
+    messages, lines, named = [], [], {}
     for name, fn_name, hidden in test_calls(cell.source):
         entry = getattr(check, name, None)
         part = getattr(entry, "part", None)
@@ -199,26 +205,33 @@ def judge_cell(cell, nb, modules, helpers, failed, found, left_out=(), graded=fr
         used = rules.forbidden(nb, fn_name, helpers, words, graded - {fn_name},
                                getattr(part, "methods", None), names)
         got = found.get((name, hidden), {"answers": {}, "stopped": "it was not run"})
+        ids = []
         if used:
             message = rules.message(fn_name, used, words, part.by_hand,
                                     getattr(part, "what", "autograd"),
                                     getattr(part, "why", "this part must compute the gradient "
                                                          "by hand"))
+            ids = ["rule-autograd" if _uses_autograd(part, used, words) else "rule-forbidden"]
         elif set(part.must_use) - rules.attributes(nb, fn_name, graded - {fn_name}):
             message = (f"{fn_name} must use {', '.join('.' + m + '()' for m in part.must_use)} "
                        "itself (read from the notebook), so it scores 0.")
+            ids = ["must-use"]
         elif not got["answers"]:
             message = (f"{name}: no answer was recorded while grading ({got['stopped']}): "
                        f"{fn_name} stopped the Python kernel, ran out of time or memory.")
+            ids = ["no-answer"]
         else:
-            message = judge.judge_answers(part, cases, got["answers"], fn_name, failed)
+            message, ids = judge.diagnose(part, cases, got["answers"], fn_name, failed)
             if message:
                 message += _left_out_note(message, fn_name, left_out)
         if message:
             failed.add(name)
             messages.append(message)
+            named[name] = list(ids)
         else:
             lines.append(judge.done_line(part, hidden))
+    # the ids of what each failing part's verdict names (report.py counts them)
+    cell.metadata.setdefault("backprop", {})["mistakes"] = named
     if messages:
         text = "\n".join(messages)
         cell.outputs = [new_output("error", ename="Failed", evalue=text,

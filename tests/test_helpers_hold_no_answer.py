@@ -70,3 +70,33 @@ def test_no_helper_passes_a_graded_part(a):
             if judge.judge_answers(part, cases, answers) is None:
                 passed.append(f"{part.name} <- {where}:{name}")
     assert not passed, f"{a}: shipped helpers that pass a graded part: {passed}"
+
+
+def test_the_diagnosis_never_prints_the_right_answer():
+    """Does the diagnosis beyond the catalogue (a factor everywhere, per row or column, the
+    rows that differ) say how an answer differs without printing any of autograd's values?"""
+    import importlib
+
+    import torch
+    saved = sys.path[:]
+    sys.path.insert(0, str(grading.ROOT / "notebooks"))
+    try:
+        sys.modules.pop("compare", None)
+        compare = importlib.import_module("compare")
+    finally:
+        sys.path[:] = saved
+        sys.modules.pop("compare", None)
+    g = torch.Generator().manual_seed(0)
+    right = torch.randn(4, 3, generator=g, dtype=torch.float64)
+    one_row = right.clone()
+    one_row[1] += 0.5
+    wrongs = {"factor": 2 * right, "sign": -right, "column-factors":
+              right * torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64),
+              "one-row": one_row}
+    shown = {f(v) for v in right.reshape(-1).tolist() for f in (
+        "{:.3g}".format, "{:.4g}".format, "{:.6g}".format, "{:.2f}".format)}
+    for what, wrong in wrongs.items():
+        message = compare.verdict("x", wrong, right)
+        assert message and "autograd's" in message, (what, message)
+        leaked = [s for s in shown if s in message]
+        assert not leaked, f"{what}: the message shows autograd's values {leaked}: {message}"

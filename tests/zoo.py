@@ -500,7 +500,7 @@ PS1_ZOO = [
           edit("train", "        b = b - lr * grad_b\n",
                "        b = b - lr * grad_b\n"
                "        losses.append(0.5 * ((forward(x, W, b) - t) ** 2).sum().item())\n")],
-         lose=set(T), says=("record the loss before updating",)),
+         lose=set(T), says=("it was recorded after the update",)),
     Kind("prints-10MB", "source", [insert("sigmoid", "print('x' * 10_000_000)")]),
     Kind("stderr-warnings", "source",
          [edit("forward", "    return sigmoid(x @ W + b)",

@@ -156,7 +156,7 @@ KINDS = [
     Kind("ps4-backward-changes-weights", "source",
          [edit("backward", "        if l > 0:\n",
                "        Ws[l] = Ws[l] - 0.05 * grads_W[l]  # update as we go\n        if l > 0:\n")],
-         lose={*B4, *T4}, says=("backward changed Ws or bs",)),
+         lose={*B4, *T4}, says=("backward changed Ws",)),
     Kind("ps4-forward-difference", "source",
          [edit("numerical_gradient", "        flat[i] = old - h\n", "        flat[i] = old\n"),
           edit("numerical_gradient", "(up - down) / (2 * h)", "(up - down) / h")],

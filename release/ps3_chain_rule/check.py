@@ -24,6 +24,7 @@ outside your notebook (see ``judge.py``).
 import math
 from collections import namedtuple
 
+import compare
 import judge
 import mistakes
 import torch
@@ -642,7 +643,8 @@ def _judge_one_graph(program, where, leaf_names, rec):
     if message:
         return message
     if problem:
-        return f"backward() ({where}): the gradients are right here, but {problem}."
+        return (f"backward() ({where}): the gradients are right here, but the order in which "
+                f"the nodes' _backward() ran is not.{compare.hint([problem])}")
     return None
 
 
@@ -663,8 +665,8 @@ def _judge_backward(case, args, rec):
             shown = ", ".join(f"{v:.6g}" if _number(v) else repr(v) for v in rec["after"])
             was = ", ".join(f"{v:.6g}" for v in rec["first"]["grads"])
             return ("backward() on a second, separate graph ran the first graph's "
-                    f"_backward() again and changed its leaf grads from [{was}] to [{shown}]: "
-                    f"{mistakes.STATE_KEPT}.")
+                    f"_backward() again and changed its leaf grads from [{was}] to [{shown}]."
+                    f"{compare.hint([mistakes.STATE_KEPT])}")
         return None
     return _judge_one_graph(case["program"], case["where"], case.get("names"), rec)
 

@@ -13,9 +13,19 @@ from itertools import pairwise
 
 import judge
 import torch
-from compare import close, verdict
+from compare import Why, close, first_wrong, hint, mistake_id, note_against, verdict
 from mistakes import (
+    HALF_DROPPED,
+    LOSS_AFTER,
+    MEAN_B,
+    NO_LR,
+    NOT_UPDATED,
     SIGN,
+    UPDATE_SIGN,
+    _grad,
+    _grad_b,
+    _grad_W,
+    _sigma_prime,
     mistakes_cross_entropy,
     mistakes_delta_j,
     mistakes_delta_k,
@@ -162,8 +172,9 @@ def _judge_layer_grads(case, args, out):
     _, _, Ws, bs = _network(case)
     W, b = (p[case["layer"]].clone().requires_grad_() for p in (Ws, bs))
     grad_W, grad_b = torch.autograd.grad(O_prev @ W + b, (W, b), delta)  # W.grad, b.grad
-    return (verdict("grad_W", out[0], grad_W, mistakes_grad_W(O_prev, delta), where)
-            or verdict("grad_b", out[1], grad_b, mistakes_grad_b(delta), where))
+    return first_wrong([
+        ("grad_W", verdict("grad_W", out[0], grad_W, mistakes_grad_W(O_prev, delta), where)),
+        ("grad_b", verdict("grad_b", out[1], grad_b, mistakes_grad_b(delta), where))])
 
 
 def _layers(seed, sizes, B):
@@ -180,37 +191,131 @@ layer_grads = judge.entry(judge.Part(
 
 # --- part 4: backward --------------------------------------------------------------------
 
-TRANSPOSED = ("grad_W is transposed: it has the shape of W, (n_in, n_out), so it is "
-              "O_prev.T @ delta (delta.T @ O_prev is the nn.Linear layout)")
-ROW = "grad_b has shape (1, n_out): it must have the shape of b, (n_out,)"
+TRANSPOSED = Why("transposed", "grad_W is transposed: it has the shape of W, (n_in, n_out), "
+                 "so it is O_prev.T @ delta (delta.T @ O_prev is the nn.Linear layout)")
+ROW = Why("b-keepdim", "grad_b has shape (1, n_out): it must have the shape of b, (n_out,)")
+TOP_NO_PRIME = Why("top-no-sigma-prime", "the sigmoid derivative O*(1-O) is missing in the "
+                   "output layer's delta_k")
+TOP_SIGMA_OF_O = Why("top-sigma-prime-of-O", "sigma'(O) was used in the output layer's delta_k: "
+                     "O is already sigmoid(z), so sigma'(z) = O*(1-O)")
+HIDDEN_NO_PRIME = Why("hidden-no-sigma-prime", "the sigmoid derivative O_j*(1-O_j) is missing "
+                      "in the hidden layers' delta_j")
+HIDDEN_SIGMA_OF_O = Why("hidden-sigma-prime-of-O", "sigma'(O_j) was used in delta_j: O_j is "
+                        "already sigmoid(z), so sigma'(z) = O_j*(1-O_j)")
+W_NOT_WT = Why("W-not-WT", "W was used where W.T is needed in delta_j (delta_k @ W.T sums over "
+               "the upper nodes)")
+WRONG_W = Why("W-of-layer-below", "delta_j used the weights of the layer below, Ws[l-1], where "
+              "Ws[l] (the weights that the hidden layer's outputs feed) belong")
+O_ABOVE = Why("O-above", "the upper layer's activations were used in delta_j where the hidden "
+              "layer's O_j belong (the wrong O passed to delta_j)")
+O_BELOW = Why("O-below", "the activations of the layer below (Os[l-1]) were used in delta_j "
+              "where the hidden layer's O_j belong (the wrong O passed to delta_j)")
+OWN_OUTPUT = Why("O-own-output", "grad_W used the layer's own output where its input belongs: "
+                 "O_prev.T @ delta")
+PRE_ACTIVATION = Why("z-for-O-prev", "grad_W used the pre-activation z of the layer below "
+                     "where its activation O_prev = sigmoid(z) belongs")
+TOP_REUSED = Why("top-delta-reused", "the output layer's delta was used at every layer: each "
+                 "hidden layer needs its own delta_j, passed down through W.T")
+B_NOT_SUMMED = Why("batch-kept", "the bias gradient was not summed over the batch: sum delta "
+                   "over the rows")
+REVERSED = Why("reversed-lists", "the lists are in reverse order: grads_W[0] must belong to "
+               "Ws[0], the first layer")
 
 
 def answer_free_mistakes(x, t, Ws, bs, ref):
-    """Wrong backward passes built from autograd's answers `ref` alone (autograd_mlp):
-    (wrong_W, wrong_b), wrong_W[l] the (description, wrong dE/dW) pairs of layer l."""
-    gW, gb, B, N = ref["grad_W"], ref["grad_b"], x.shape[0], t.numel()
+    """Wrong backward passes, each built from autograd's answers `ref` (autograd_mlp) and
+    autograd's local derivatives (mistakes.py), never from a backward pass by hand:
+    [(description, wrong grads_W, wrong grads_b)] of the whole network."""
+    Os, gW, gb = ref["O"], ref["grad_W"], ref["grad_b"]
+    L, B, N = len(Ws), x.shape[0], t.numel()
+
+    def back(l, d, W=None):
+        """dE/dO of the hidden layer below layer l, for delta d of layer l (autograd)."""
+        W = Ws[l] if W is None else W
+        return _grad(lambda o: (o @ W) * d, Os[l])
+
+    right_step = lambda l, d: back(l, d) * _sigma_prime(Os[l])
+    dE_dO = _grad(lambda o: 0.5 * (o - t) ** 2, Os[L])
+
+    def chain(top=None, step=right_step, inputs=None, sum_b=True, reuse=False):
+        """grads_W and grads_b of a backward pass with one step done the way given; None
+        when the shapes forbid it."""
+        d = ref["delta"][L - 1] if top is None else top
+        ds = [None] * L
+        ds[L - 1] = d
+        try:
+            for l in reversed(range(1, L)):
+                ds[l - 1] = d if reuse else step(l, ds[l])
+                if ds[l - 1].shape != ref["delta"][l - 1].shape:
+                    return None
+            ins = inputs or (lambda l: Os[l])
+            return ([_grad_W(ins(l), ds[l]) for l in range(L)],
+                    [_grad_b(ds[l]) if sum_b else ds[l] for l in range(L)])
+        except RuntimeError:
+            return None
+
+    def each(f):
+        return [f(g) for g in gW], [f(g) for g in gb]
+
     named = [
-        (SIGN, [-g for g in gW], [-g for g in gb]),
-        ("the lists are in reverse order: grads_W[0] must belong to Ws[0], the first layer",
-         gW[::-1], gb[::-1]),
-        ("the loss was averaged (a factor 1/B): E sums over the samples",
-         [g / B for g in gW], [g / B for g in gb]),
-        ("the gradient of a mean was used (a factor 2/(B*K)): E = 1/2 * sum((O - t)**2)",
-         [2 * g / N for g in gW], [2 * g / N for g in gb]),
-        ("grad_W used the layer's own output where its input belongs: O_prev.T @ delta",
-         [O.T @ d for O, d in zip(ref["O"][1:], ref["delta"])], None),
-        ("the bias gradient was not summed over the batch: sum delta over the rows",
-         None, ref["delta"]),
+        (SIGN, *each(lambda g: -g)),
+        (TOP_NO_PRIME, *(chain(top=dE_dO) or (None, None))),
+        (TOP_SIGMA_OF_O, *(chain(top=dE_dO * _sigma_prime(torch.sigmoid(Os[L])))
+                           or (None, None))),
+        (HIDDEN_NO_PRIME, *(chain(step=back) or (None, None))),
+        (HIDDEN_SIGMA_OF_O, *(chain(step=lambda l, d: back(l, d)
+                                    * _sigma_prime(torch.sigmoid(Os[l]))) or (None, None))),
+        (W_NOT_WT, *(chain(step=lambda l, d: (d @ Ws[l]) * _sigma_prime(Os[l]))
+                     or (None, None))),
+        (WRONG_W, *(chain(step=lambda l, d: back(l, d, Ws[l - 1]) * _sigma_prime(Os[l]))
+                    or (None, None))),
+        (O_ABOVE, *(chain(step=lambda l, d: back(l, d) * _sigma_prime(Os[l + 1]))
+                    or (None, None))),
+        (O_BELOW, *(chain(step=lambda l, d: back(l, d) * _sigma_prime(Os[l - 1]))
+                    or (None, None))),
+        (OWN_OUTPUT, *(chain(inputs=lambda l: Os[l + 1]) or (None, None))),
+        (PRE_ACTIVATION, *(chain(inputs=lambda l: torch.logit(Os[l]) if l else Os[0])
+                           or (None, None))),
+        (TOP_REUSED, *(chain(reuse=True) or (None, None))),
+        (B_NOT_SUMMED, gW, ref["delta"]),
+        (REVERSED, gW[::-1], gb[::-1]),
+        (MEAN_B, *each(lambda g: g / B)),
+        (HALF_DROPPED, *each(lambda g: 2 * g)),
+        (TRANSPOSED, [g.T for g in gW], gb),
+        (ROW, gW, [g.reshape(1, -1) for g in gb]),
     ]
-    return ([[(why, W[l]) for why, W, _ in named if W is not None] + [(TRANSPOSED, gW[l].T)]
-             for l in range(len(Ws))],
-            [[(why, b[l]) for why, _, b in named if b is not None] + [(ROW, gb[l].reshape(1, -1))]
-             for l in range(len(Ws))])
+    named += [(why, *each(lambda g, f=f: f * g)) for why, f in [
+        (Why("mean-1/K", "the loss was averaged over the outputs (a factor 1/K): E sums over "
+             "outputs and samples"), B / N),
+        (Why("mean-1/BK", "the loss was averaged (a factor 1/(B*K)): E sums over outputs and "
+             "samples"), 1 / N),
+        (Why("mean-grad-2/BK", "the gradient of a mean was used (a factor 2/(B*K)): "
+             "E = 1/2 * sum((O - t)**2)"), 2 / N)]]
+    return [(why, W, b) for why, W, b in named if W is not None]
+
+
+def _entries(names, oks):
+    """'grads_W[0] and grads_W[1]', 'every grads_b': the names of a list of entries."""
+    groups = {}
+    for name, ok in zip(names, oks):
+        groups.setdefault(name.split("[")[0], []).append((name, ok))
+    said = []
+    for group, items in groups.items():
+        if all(ok for _, ok in items) and len(items) > 1:
+            said.append(f"every {group}")
+        else:
+            said += [n for n, ok in items if ok]
+    return said
+
+
+def _and(words):
+    return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
 
 
 def judge_grads(grads, x, t, Ws, bs, where, mistakes=answer_free_mistakes, ref=None):
-    """None if backward's (grads_W, grads_b) equal autograd's, else a sentence naming the
-    first wrong layer, and the mistake `mistakes(x, t, Ws, bs, ref)` says it matches."""
+    """None if backward's (grads_W, grads_b) equal autograd's, else a sentence saying which
+    entries are right and which are wrong, how the first wrong one differs, and the
+    mistakes of `mistakes(x, t, Ws, bs, ref)` that explain every entry."""
     ref = ref or autograd_mlp(x, t, Ws, bs)
     if not (isinstance(grads, (tuple, list)) and len(grads) == 2):
         return f"backward must return a pair of lists (grads_W, grads_b) ({where})."
@@ -219,17 +324,27 @@ def judge_grads(grads, x, t, Ws, bs, where, mistakes=answer_free_mistakes, ref=N
             n = len(got) if isinstance(got, (tuple, list)) else type(got).__name__
             return (f"{name} has {n} entries for a network with {len(Ws)} layers: one per "
                     f"layer, first layer first ({where}).")
-    pairs = [(f"grads_W[{l}]", grads[0][l], ref["grad_W"][l]) for l in range(len(Ws))]
-    pairs += [(f"grads_b[{l}]", grads[1][l], ref["grad_b"][l]) for l in range(len(Ws))]
-    if all(close(mine, right) for _, mine, right in pairs):
+    L = len(Ws)
+    names = [f"grads_W[{l}]" for l in range(L)] + [f"grads_b[{l}]" for l in range(L)]
+    mine = list(grads[0]) + list(grads[1])
+    rights = list(ref["grad_W"]) + list(ref["grad_b"])
+    oks = [close(m, r) for m, r in zip(mine, rights)]
+    if all(oks):
         return None
-    wrong_W, wrong_b = mistakes(x, t, Ws, bs, ref)
-    for l in range(len(Ws)):
-        message = (verdict(f"grads_W[{l}]", grads[0][l], ref["grad_W"][l], wrong_W[l], where)
-                   or verdict(f"grads_b[{l}]", grads[1][l], ref["grad_b"][l], wrong_b[l], where))
-        if message:
-            return message
-    return None
+    tried = mistakes(x, t, Ws, bs, ref)
+    matched = [(why, [*W, *b]) for why, W, b in tried
+               if all(close(m, w) for m, w in zip(mine, [*W, *b]))]
+    note_against({mistake_id(why) for why, _, _ in tried} - {mistake_id(w) for w, _ in matched})
+    bad = oks.index(False)
+    message = verdict(names[bad], mine[bad], rights[bad],
+                      [(why, wrong[bad]) for why, wrong in matched], where)
+    right_names = _entries(names, oks)
+    if right_names and len(Ws) > 1:
+        wrong_names = _entries(names, [not ok for ok in oks])
+        message = (f"backward: {_and(wrong_names)} {'is' if len(wrong_names) == 1 else 'are'} "
+                   f"wrong; {_and(right_names)} {'is' if len(right_names) == 1 else 'are'} "
+                   f"right. {message}")
+    return message
 
 
 def _call_backward(fn, args):
@@ -239,13 +354,11 @@ def _call_backward(fn, args):
 
 
 def judge_backward(case, args, out, mistakes=answer_free_mistakes):
+    """The verdict on backward's grads (what it changed in place is judge.py's: every
+    argument is compared before and after the call)."""
     x, t, Ws, bs = args
-    where = _where(case)
-    after = out.get("after") if isinstance(out, dict) else None
-    if not (isinstance(after, list) and len(after) == 2 * len(Ws)
-            and all(close(p, q, 0.0, 0.0) for p, q in zip(after, [*Ws, *bs]))):
-        return f"backward changed Ws or bs ({where}): it must only read them."
-    return judge_grads(out.get("grads"), x, t, Ws, bs, where, mistakes)
+    grads = out.get("grads") if isinstance(out, dict) else None
+    return judge_grads(grads, x, t, Ws, bs, _where(case), mistakes)
 
 
 # the first network has square weights above the input (4 x 4), so W and W.T both fit there
@@ -321,7 +434,7 @@ def _difference_mistakes(case, x, h, exact):
                   torch.exp(x) * math.expm1(h) / h),
                  ("a one-sided difference (f(x) - f(x - h)) / h: use central differences",
                   torch.exp(x) * -math.expm1(-h) / h)]
-    return wrong + [("the 2 is missing: divide f(x + h) - f(x - h) by 2h", 2 * central),
+    return wrong + [(Why("missing-2", "the 2 is missing: divide f(x + h) - f(x - h) by 2h"), 2 * central),
                     ("the sign is flipped: (f(x + h) - f(x - h)) / 2h", -central)]
 
 
@@ -336,10 +449,7 @@ def _where_numerical(case):
 def _judge_numerical(case, args, out):
     _, x, h = args
     where = _where_numerical(case)
-    mine, x_after = out
-    if not close(x_after, x, 0.0, 0.0):
-        return (f"numerical_gradient changed x ({where}): perturb a copy of x, or put each "
-                "entry back.")
+    mine = out[0]  # whether x was changed in place is judge.py's (every argument is compared)
     h = h or 1e-6
     exact = _exact_gradient(case, x)
     # central differences are within ~h**2 of the derivative (and rounding, ~1e-16 / h)
@@ -369,7 +479,7 @@ def _pair(case):
 
 def relative_error_mistakes(a, b):
     ratio = (a - b).abs() / (a.abs() + b.abs()).clamp_min(1e-300)
-    return [(("the ratio was taken entry by entry: divide the largest |a - b| by the "
+    return [(Why("relative-entrywise", "the ratio was taken entry by entry: divide the largest |a - b| by the "
               "largest |a| + |b|"), ratio.max()),
             ("|a - b| was not divided by max(|a| + |b|)", (a - b).abs().max())]
 
@@ -514,20 +624,27 @@ def _judge_contract(case, args, out, mistakes):
             return f"losses[{i}] is not a number ({step})."
         if not abs(loss_i - E) <= 1e-9 * (1 + E):
             later = refs[i + 1]["E"] if i + 1 < len(refs) else None
-            hint = (" Most likely: it was recorded after the update: append the loss of the "
-                    "current weights first." if later is not None
-                    and abs(loss_i - later) <= 1e-9 * (1 + later) else "")
+            n, K = len(x), t.shape[1]
+            seen = [why for why, value in [
+                (LOSS_AFTER, later),
+                (Why("loss-mean", f"the recorded loss is E / {n}, the mean over the {n} "
+                     "samples: record E, the sum"), E / n),
+                (Why("loss-mean-all", f"the recorded loss is E / {n * K}, the mean over all "
+                     f"B*K = {n * K} entries: record E, the sum"), E / (n * K) if K > 1 else None),
+                (Why("loss-doubled", "the recorded loss is 2E: E = 1/2 * sum((O - t)**2) has a "
+                     "1/2"), 2 * E)]
+                if value is not None and abs(loss_i - value) <= 1e-9 * (1 + abs(value))]
             return (f"losses[{i}] = {loss_i:.6g}, but E before step {i} is {E:.6g} "
-                    f"({step}).{hint}")
+                    f"({step}).{hint(seen)}")
         # the weights of the next step (or the returned ones) follow the update rule
         after = calls[i + 1][0][2] + calls[i + 1][0][3] if i + 1 < steps else [*Ws, *bs]
         for l, (p, g, p_next) in enumerate(zip(Ws_i + bs_i, grads[0] + grads[1], after)):
             name = f"Ws[{l}]" if l < len(Ws_i) else f"bs[{l - len(Ws_i)}]"
             message = verdict(f"{name} after step {i}", p_next, p - lr * g, [
-                ("the update has the wrong sign: subtract lr * gradient", p + lr * g),
-                ("the learning rate is missing: subtract lr * gradient", p - g),
-                ("the gradient was divided by the batch size", p - lr * g / len(x)),
-                ("the weights were not updated", p)], step)
+                (UPDATE_SIGN, p + lr * g),
+                (NO_LR, p - g),
+                (Why("update-mean", "the gradient was divided by the batch size"), p - lr * g / len(x)),
+                (NOT_UPDATED, p)], step)
             if message:
                 return message
     return None

@@ -33,7 +33,7 @@ import textwrap
 
 import judge
 import torch
-from compare import close, verdict
+from compare import Why, close, verdict
 
 f64 = torch.float64
 # the four minima of f (f = 0 at each), to six decimals
@@ -78,9 +78,9 @@ def where_points(case):
 
 def mistakes_f(a, c):
     """Wrong values of f, from the values of the brackets a and c."""
-    return [("the squares are missing: f is a sum of two squares", a + c),
+    return [(Why("f-no-squares", "the squares are missing: f is a sum of two squares"), a + c),
             ("the two brackets were multiplied, not squared and added", a * c),
-            ("the sum of the brackets was squared: square each bracket, then add", (a + c) ** 2)]
+            (Why("f-sum-squared", "the sum of the brackets was squared: square each bracket, then add"), (a + c) ** 2)]
 
 
 def judge_minima(case, args, out):
@@ -133,10 +133,10 @@ def autograd_partials(f, x, y):
 
 def mistakes_grad(right, a=None, c=None):
     """Wrong (df/dx, df/dy) stacked like `right`; with the brackets a and c, one more."""
-    out = [("the factor 2 of the square is missing: d/du u**2 = 2u", right / 2),
+    out = [(Why("grad-no-2", "the factor 2 of the square is missing: d/du u**2 = 2u"), right / 2),
            ("the sign is flipped: that is -grad f, the direction of descent, not the gradient",
             -right),
-           ("the partials are swapped: return (df/dx, df/dy) in that order", right.flip(0))]
+           (Why("partials-swapped", "the partials are swapped: return (df/dx, df/dy) in that order"), right.flip(0))]
     if a is not None:
         out.append((("the inner derivative is missing: d/dx (x**2 + y - 11)**2 = "
                      "2(x**2 + y - 11) * 2x"), torch.stack([2 * a + 2 * c, 2 * a + 2 * c])))
@@ -225,7 +225,7 @@ def nearest_minimum(p):
     return i, dists[i]
 
 
-ACCUMULATED = ("the gradients accumulate from step to step: call optimizer.zero_grad() "
+ACCUMULATED = Why("accumulated", "the gradients accumulate from step to step: call optimizer.zero_grad() "
                "(or reset .grad) before each backward()")
 
 
@@ -266,7 +266,7 @@ def judge_path(name, case, out, grad):
         p = path[i]
         g = grad(p)
         total = total + g
-        wrong = [("that is gradient ascent: step against the gradient, p - lr * grad", p + lr * g),
+        wrong = [(Why("ascent", "that is gradient ascent: step against the gradient, p - lr * grad"), p + lr * g),
                  ("the point did not move: update p at each step", p)]
         if lr != 1:
             wrong.append(("the learning rate is missing: p - lr * grad", p - g))

@@ -7,8 +7,8 @@ judges your answers outside your notebook (see ``judge.py``).
 """
 import judge
 import torch
-from compare import verdict
-from mistakes import mistakes_output_layer
+from compare import Why, first_wrong, hint, verdict
+from mistakes import LOSS_AFTER, NO_LR, NOT_UPDATED, UPDATE_SIGN, mistakes_output_layer
 from references import autograd_mlp, random_mlp
 
 f64 = torch.float64
@@ -51,9 +51,9 @@ sigmoid_prime = judge.entry(judge.Part(
     "sigmoid_prime", [{"points": 13}], _z,
     lambda case, args, out: verdict(
         "sigmoid_prime(z)", out, _sigmoid_prime_ref(args[0]),
-        [("sigma' is sigma(z) * (1 - sigma(z)); z * (1 - z) applies it to z itself",
+        [(Why("sigma-prime-of-z", "sigma' is sigma(z) * (1 - sigma(z)); z * (1 - z) applies it to z itself"),
           args[0] * (1 - args[0])),
-         ("that is sigma(z), not its derivative", torch.sigmoid(args[0]))]),
+         (Why("sigma-not-derivative", "that is sigma(z), not its derivative"), torch.sigmoid(args[0]))]),
     uses=("sigmoid",), done="Part 1: sigmoid_prime matches autograd's derivative."),
     "Check sigmoid_prime(z) against autograd's derivative of torch.sigmoid.")
 
@@ -73,13 +73,14 @@ def _judge_forward(case, args, out):
     x, _, W, b = args
     z = x @ W + b
     return verdict("forward(x, W, b)", out, torch.sigmoid(z),
-                   [("the bias b is missing", torch.sigmoid(x @ W)),
-                    ("the sigmoid is missing: that is z = x @ W + b", z)])
+                   [(Why("no-bias", "the bias b is missing"), torch.sigmoid(x @ W)),
+                    (Why("no-sigmoid", "the sigmoid is missing: that is z = x @ W + b"), z)])
 
 
 forward = judge.entry(judge.Part(
     "forward", [{"seed": 0, "B": 1, "n": 3}, {"seed": 1, "B": 4, "n": 3}], _network,
     _judge_forward, call=lambda fn, args: fn(args[0], args[2], args[3]), uses=("sigmoid",),
+    names=("x", "t", "W", "b"),
     done="Part 2: forward matches torch."), "Check forward(x, W, b) against torch.")
 
 
@@ -92,8 +93,8 @@ def _judge_gradients(case, args, out):
     ref = autograd_mlp(x, t, [W], [b])
     wrong_W, wrong_b = mistakes_output_layer(x, ref["O"][1], t)
     where = f"B={case['B']}, n={case['n']}, seed {case['seed']}"
-    return (verdict("grad_W", out[0], ref["grad_W"][0], wrong_W, where)
-            or verdict("grad_b", out[1], ref["grad_b"][0], wrong_b, where))
+    return first_wrong([("grad_W", verdict("grad_W", out[0], ref["grad_W"][0], wrong_W, where)),
+                        ("grad_b", verdict("grad_b", out[1], ref["grad_b"][0], wrong_b, where))])
 
 
 gradients = judge.entry(judge.Part(
@@ -123,18 +124,27 @@ def _judge_train(case, args, out):
         return (f"losses must be a list with one entry per step ({steps}), "
                 f"got {type(losses).__name__} of length {len(losses)} ({where}).")
     first = float(losses[0])
-    if abs(first - ref["E"]) > 1e-9 * (1 + ref["E"]):
+    E = ref["E"]
+    if abs(first - E) > 1e-9 * (1 + E):
+        B = x.shape[0]
+        after = autograd_mlp(x, t, [-lr * ref["grad_W"][0]], [-lr * ref["grad_b"][0]])["E"]
+        seen = [why for why, value in [
+            (LOSS_AFTER, after),
+            (Why("loss-mean", f"the recorded loss is E / {B}, the mean over the {B} samples: "
+                 "record E, the sum"), E / B),
+            (Why("loss-doubled", "the recorded loss is 2E: E = 1/2 * sum((O - t)**2) has a "
+                 "1/2"), 2 * E)] if abs(first - value) <= 1e-9 * (1 + abs(value))]
         return (f"losses[0] = {first:.6g}, but E before the first step (W = 0, b = 0) is "
-                f"{ref['E']:.6g}: record the loss before updating ({where}).")
+                f"{E:.6g} ({where}).{hint(seen)}")
     if steps == 1:  # exactly one step of gradient descent from zero
         B = x.shape[0]
         for name, p, g in (("W", out[0], ref["grad_W"][0]), ("b", out[1], ref["grad_b"][0])):
             message = verdict(f"{name} after one step", p, -lr * g, [
-                ("the update has the wrong sign: subtract lr * gradient", lr * g),
-                ("the learning rate is missing: subtract lr * gradient", -g),
-                ("the gradient was divided by the batch size (a mean): E sums over the samples",
+                (UPDATE_SIGN, lr * g),
+                (NO_LR, -g),
+                (Why("update-mean", "the gradient was divided by the batch size (a mean): E sums over the samples"),
                  -lr * g / B),
-                ("the weights were not updated", 0 * g)], where)
+                (NOT_UPDATED, 0 * g)], where)
             if message:
                 return message
         return None

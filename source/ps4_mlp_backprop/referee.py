@@ -1,11 +1,7 @@
 """Grader-only data of problem set 4 (never shipped to students): the hidden cases, and the
-judges that would give an answer away if shipped: the whole catalogue of wrong backward
-passes (which holds a complete backward pass by hand), and relative_error's formula."""
-from functools import partial
-
+judge that would give an answer away if shipped: relative_error's formula. (backward's
+catalogue of mistakes is built from autograd's answers, so it ships, in check.py.)"""
 import check  # the course's copy: the grader imports this module after it
-import torch
-from mistakes import SIGN
 from references import seeded_draw
 
 
@@ -77,68 +73,6 @@ HIDDEN = {
 }
 
 
-def mistakes_backward(x, t, Ws, bs):
-    """Wrong backward passes of a whole network (see autograd_mlp), as (wrong_W, wrong_b):
-    wrong_W[l] holds the (description, wrong dE/dW) pairs of layer l, wrong_b[l] those of b."""
-    Os = [x]
-    for W, b in zip(Ws, bs):
-        Os.append(torch.sigmoid(Os[-1] @ W + b))
-    L, B, N = len(Ws), x.shape[0], t.numel()
-
-    def run(top_prime=True, hidden_prime=True, W_T=True, O_below=True, O_in=True, sum_b=True):
-        """The backward pass with one step done wrong (None if the shapes forbid it)."""
-        d = (Os[L] - t) * Os[L] * (1 - Os[L]) if top_prime else Os[L] - t
-        gW, gb = [None] * L, [None] * L
-        try:
-            for l in reversed(range(L)):
-                gW[l] = (Os[l] if O_in else Os[l + 1]).T @ d
-                gb[l] = d.sum(0) if sum_b else d
-                if l > 0:
-                    M, O_j = (Ws[l].T if W_T else Ws[l]), (Os[l] if O_below else Os[l + 1])
-                    d = d @ M * O_j * (1 - O_j) if hidden_prime else d @ M
-        except RuntimeError:
-            return None
-        return gW, gb
-
-    right_W, right_b = run()
-
-    def each(f):
-        return [f(g) for g in right_W], [f(g) for g in right_b]
-
-    named = [
-        (SIGN, each(lambda g: -g)),
-        ("the sigmoid derivative O*(1-O) is missing in the output layer's delta_k",
-         run(top_prime=False)),
-        ("the sigmoid derivative O_j*(1-O_j) is missing in the hidden layers' delta_j",
-         run(hidden_prime=False)),
-        ("W was used where W.T is needed in delta_j (delta_k @ W.T sums over the upper nodes)",
-         run(W_T=False)),
-        ("the upper layer's activations were used in delta_j where the hidden layer's O_j belong",
-         run(O_below=False)),
-        ("grad_W used the layer's own output where its input belongs: O_prev.T @ delta",
-         run(O_in=False)),
-        ("the bias gradient was not summed over the batch: sum delta over the rows",
-         run(sum_b=False)),
-        ("the lists are in reverse order: grads_W[0] must belong to Ws[0], the first layer",
-         (right_W[::-1], right_b[::-1])),
-        ("the loss was averaged (a factor 1/B): E sums over the samples", each(lambda g: g / B)),
-        ("the gradient of a mean was used (a factor 2/(B*K)): E = 1/2 * sum((O - t)**2)",
-         each(lambda g: 2 * g / N)),
-    ]
-    named = [(why, grads) for why, grads in named if grads is not None]
-    transposed = ("grad_W is transposed: it has the shape of W, (n_in, n_out), so it is "
-                  "O_prev.T @ delta (delta.T @ O_prev is the nn.Linear layout)")
-    row = "grad_b has shape (1, n_out): it must have the shape of b, (n_out,)"
-    return ([[(why, gW[l]) for why, (gW, _) in named] + [(transposed, right_W[l].T)]
-             for l in range(L)],
-            [[(why, gb[l]) for why, (_, gb) in named] + [(row, right_b[l].reshape(1, -1))]
-             for l in range(L)])
-
-
-def _all_mistakes(x, t, Ws, bs, ref):
-    return mistakes_backward(x, t, Ws, bs)
-
-
 def _relative_error(case, args, out):
     a, b = args
     scale = (a.abs() + b.abs()).max().item()
@@ -146,6 +80,4 @@ def _relative_error(case, args, out):
     return check.judge_relative_error(case, args, out, expected, atol=1e-12, rtol=1e-9)
 
 
-JUDGES = {"backward": partial(check.judge_backward, mistakes=_all_mistakes),
-          "train": partial(check.judge_train, mistakes=_all_mistakes),
-          "relative_error": _relative_error}
+JUDGES = {"relative_error": _relative_error}
