@@ -228,7 +228,9 @@ def _define(a, sources, check):
         for n, src in enumerate(sources, 1):
             name = f"<ipython-input-{n}-{hashlib.sha256(src.encode()).hexdigest()[:12]}>"
             linecache.cache[name] = (len(src), None, src.splitlines(True), name)
-            with contextlib.redirect_stdout(io.StringIO()):
+            # the setup cell looks for check.py next to the notebook: run where it lies
+            with contextlib.redirect_stdout(io.StringIO()), \
+                    contextlib.chdir(ROOT / "source" / a):
                 exec(compile(src, name, "exec"), ns)  # noqa: S102 (the course's own solution)
     finally:
         if saved is None:
