@@ -52,11 +52,18 @@ def _serve(course, exchange, log):
 
 
 def _stop(proc, sig):
+    """Send `sig` to the service's process group and wait for it; a service still running
+    60 s after Ctrl-C (seen once, under the whole suite's load) is killed, so that nothing
+    outlives the test."""
     try:
         os.killpg(proc.pid, sig)
     except ProcessLookupError:
         pass
-    proc.wait(timeout=60)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
 
 
 def test_many_submissions_a_kill_and_a_restart(tmp_path, monkeypatch):

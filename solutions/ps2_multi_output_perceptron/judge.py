@@ -255,7 +255,8 @@ def _changed_sentence(fn_name, where, changed):
             said.append(f"{name} ({n} entr{'y' if n == 1 else 'ies'}, by up to {d:.2g})"
                         if d is not None else name)
     return (f"{fn_name} changed {', '.join(said)} in place ({where}): it must only read its "
-            "inputs. Work on a copy (x = x.clone()) or write x = x - m rather than x -= m; "
+            "inputs. Work on a copy (clone the tensor first) or write x = x - m rather than "
+            "x -= m; "
             "putting entries back by arithmetic (+= h, then -= h) is not exact in floats.")
 
 
@@ -395,9 +396,9 @@ def run(part, fn, hidden=False, grading=GRADING):
 
 def record(part, fn_name, fn, hidden, cases, token):
     """The judging kernel's call, made by the grader (never by a notebook): the student's
-    function `fn` named `fn_name` (None: not defined) on each case of `part` (the hidden ones: `cases`, as
-    JSON), recorded as plain data in one display output of type RECORD with `token`, the
-    grader's mark for this run. Nothing is judged here."""
+    function `fn` named `fn_name` (None: not defined) on each case of `part` (the hidden
+    ones: `cases`, as JSON), recorded as plain data in one display output of type RECORD
+    with `token`, the grader's mark for this run. Nothing is judged here."""
     answers = {}
     if fn is None:
         answers["0"] = {"error": "NameError", "message": f"name {fn_name!r} is not defined"}
