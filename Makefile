@@ -28,7 +28,7 @@ TEST_DEPS := $(STAMP) $(if $(and $(filter 0,$(shell id -u)),$(shell command -v n
 
 help:
 	@echo "make lab        install (if needed) and serve JupyterLab on the course"
-	@echo "make test       install (if needed) and run every check (what CI runs; about 13 min on 2 cores)"
+	@echo "make test       install (if needed) and run every check (what CI runs; about 9 min on 2 idle cores)"
 	@echo "make check      the fast tier for every edit: lint, the unit tests, release/ in sync (under a minute)"
 	@echo "make lint       ruff on the whole course"
 	@echo "make install    install the course's pinned environment into .venv (make lab and make test do it)"
