@@ -249,6 +249,16 @@ def _failure(what, run):
     return f"{what} failed: " + " | ".join(ln[:300] for ln in lines), log[-6000:]
 
 
+def _sweep_channels():
+    """Remove the short channel folders in /tmp (bp-ch-<pid>-*) of grading processes that no
+    longer run: a worker killed while grading (SIGKILL) cannot remove its own."""
+    for folder in Path("/tmp").glob("bp-ch-*-*"):
+        pid = folder.name.split("-")[2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists() \
+                and folder.stat().st_uid == os.geteuid():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def grade(task):
     """Grade one task (see module docstring); returns a plain-data result. Never raises."""
     import nbformat
@@ -280,7 +290,8 @@ def grade(task):
             (dest / name).write_bytes(data)
         channels = work / "ch"
         if len(str(channels)) > 80:  # a Unix socket's path holds at most 107 bytes
-            channels = Path(tempfile.mkdtemp(prefix="bp-ch-", dir="/tmp"))
+            _sweep_channels()
+            channels = Path(tempfile.mkdtemp(prefix=f"bp-ch-{os.getpid()}-", dir="/tmp"))
             result["channels"] = str(channels)
         else:
             channels.mkdir()

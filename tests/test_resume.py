@@ -7,9 +7,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import zoo
 from conftest import classgrade, grading, notebook, submit
+
+from grader import worker
 
 
 def test_killed_run_resumes_without_regrading(tmp_path):
@@ -60,3 +63,18 @@ def test_killed_run_resumes_without_regrading(tmp_path):
         assert {g: s for g, (s, _) in got.items()} == expected, kind.name
     rows = (course / "grades.csv").read_text().splitlines()
     assert len(rows) == 1 + 4, rows
+
+
+def test_channel_folders_of_killed_workers_are_swept():
+    """Does a grading process remove the short channel folders (/tmp/bp-ch-<pid>-*) that a
+    worker killed while grading left behind, and keep those of workers still running?"""
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    dead = Path(tempfile.mkdtemp(prefix=f"bp-ch-{gone}-", dir="/tmp"))
+    alive = Path(tempfile.mkdtemp(prefix=f"bp-ch-{os.getpid()}-", dir="/tmp"))
+    try:
+        worker._sweep_channels()
+        assert not dead.exists() and alive.exists()
+    finally:
+        for folder in (dead, alive):
+            shutil.rmtree(folder, ignore_errors=True)
