@@ -178,12 +178,6 @@ def _left_out_note(message, fn_name, left_out):
     return ""
 
 
-def _uses_autograd(part, used, words):
-    """Whether what the rules found (`used`) is autograd in a part done by hand."""
-    bare = {w for u in used for w in u.removeprefix("import ").strip(".'\"").split(".")}
-    return bool(part.by_hand and bare & set(words))
-
-
 def judge_cell(cell, nb, modules, helpers, failed, found, left_out=(), graded=frozenset()):
     """Put the verdicts of one test cell into it (its own outputs are dropped: nothing the
     notebook did while it ran counts); adds failed parts to `failed`. `found` is what
@@ -199,9 +193,7 @@ def judge_cell(cell, nb, modules, helpers, failed, found, left_out=(), graded=fr
         if referee is not None and name in getattr(referee, "JUDGES", {}):
             part = judge.Part(**{**vars(part), "judge": referee.JUDGES[name]})
         cases = getattr(referee, "HIDDEN", {}).get(name, []) if hidden else part.cases
-        words = getattr(part, "words", None)
-        names = (judge.AUTOGRAD_NAMES if words is None else words) if part.by_hand else ()
-        words = (judge.AUTOGRAD_WORDS if words is None else words) if part.by_hand else ()
+        words, names = judge.rule_words(part)
         used = rules.forbidden(nb, fn_name, helpers, words, graded - {fn_name},
                                getattr(part, "methods", None), names)
         got = found.get((name, hidden), {"answers": {}, "stopped": "it was not run"})
@@ -211,7 +203,8 @@ def judge_cell(cell, nb, modules, helpers, failed, found, left_out=(), graded=fr
                                     getattr(part, "what", "autograd"),
                                     getattr(part, "why", "this part must compute the gradient "
                                                          "by hand"))
-            ids = ["rule-autograd" if _uses_autograd(part, used, words) else "rule-forbidden"]
+            ids = ["rule-autograd" if rules.uses_autograd(used, words, part.by_hand)
+                   else "rule-forbidden"]
         elif set(part.must_use) - rules.attributes(nb, fn_name, graded - {fn_name}):
             message = (f"{fn_name} must use {', '.join('.' + m + '()' for m in part.must_use)} "
                        "itself (read from the notebook), so it scores 0.")

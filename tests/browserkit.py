@@ -1,13 +1,18 @@
 """Helpers for the browser tests: Debian's Chromium driven by Playwright, a scratch
-JupyterLab server, and a record of console errors and failed requests."""
+JupyterLab server, a folder served on 127.0.0.1, and a record of console errors and failed
+requests."""
+import contextlib
+import functools
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -31,6 +36,22 @@ def need_chromium():
     if os.environ.get("CI") == "true":
         pytest.fail(msg + " (.ci/run installs it under CI=true)")
     pytest.skip(msg)
+
+
+@contextlib.contextmanager
+def serve(folder):
+    """`folder` served on 127.0.0.1 while in the block (a static site): its URL."""
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=folder))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def free_port():

@@ -8,21 +8,18 @@
   each with the sha256 written into the notebook's setup cell, and nothing grader-only;
 - the site's Colab and hub links come from the configured repository.
 """
-import contextlib
-import functools
 import hashlib
 import json
 import os
 import re
 import subprocess
 import sys
-import threading
 import time
 import zipfile
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import nbformat
 import pytest
+from browserkit import serve
 from classroom import student_work
 from conftest import ASSIGNMENTS, grading, notebook
 from test_student_install import BIN, REQUIREMENTS, pins
@@ -132,26 +129,10 @@ def colab(tmp_path_factory):
     return python
 
 
-@contextlib.contextmanager
-def _serve(folder):
-    """`folder` served on 127.0.0.1 while in the block: its URL."""
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=folder))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.fixture(scope="module")
 def site(downloads):
     """The site (its downloads/) served on 127.0.0.1: its URL."""
-    with _serve(downloads.parent) as url:
+    with serve(downloads.parent) as url:
         yield url
 
 
@@ -213,7 +194,7 @@ def _one_sentence(nb):
 
 def test_colab_without_the_site_says_what_to_do(colab, tmp_path):
     a = ASSIGNMENTS[0]
-    with _serve(tmp_path) as stopped:
+    with serve(tmp_path) as stopped:
         pass  # the server is stopped: nothing answers at its URL
     code, nb, _ = _run_alone(colab, student_work(a), tmp_path / "content", stopped)
     assert code != 0
@@ -234,7 +215,7 @@ def test_colab_refuses_a_changed_file(colab, tmp_path):
             data = good.read(name)
             bad.writestr(name, data + b"\nprint('changed')\n" if name == "judge.py" else data)
 
-    with _serve(changed.parent) as url:
+    with serve(changed.parent) as url:
         code, nb, _ = _run_alone(colab, student_work(a), tmp_path / "content", url)
     assert code != 0
     assert _one_sentence(nb) == (

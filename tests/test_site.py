@@ -3,7 +3,6 @@ executed lectures and checked in a real browser (Chromium) at a desktop and a ph
 every page loads with no console error, the maths is typeset (no raw TeX left) and fits or
 scrolls, every figure is shown with its code folded under it, the navigation is there, the
 assignments are linked and downloadable, and no solution is anywhere."""
-import functools
 import html
 import json
 import os
@@ -11,11 +10,9 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from browserkit import ROOT, Browser, need_chromium, screenshot
+from browserkit import ROOT, Browser, need_chromium, screenshot, serve
 from conftest import ASSIGNMENTS, HIDDEN_REGION, SOLUTION_REGION, region_lines
 
 from grader.parts import grade_cells
@@ -58,15 +55,8 @@ def test_each_problem_set_page_links_its_zip(site):
 
 @pytest.fixture(scope="module")
 def served(site):
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=site))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve(site) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -491,12 +491,17 @@ def left_out_needed(nb, fn_name, modules=frozenset(), graded=frozenset(), method
     return sorted(needed)
 
 
+def uses_autograd(used, words, by_hand):
+    """Whether what `forbidden` found (`used`) is autograd (`words`) in a part done by hand."""
+    bare = {w for u in used for w in u.removeprefix("import ").strip(".'\"").split(".")}
+    return bool(by_hand and bare & set(words))
+
+
 def message(fn_name, used, words, by_hand, what="autograd",
             why="this part must compute the gradient by hand"):
     """The sentence for a graded function that breaks the rule (`used`: what `forbidden`
     found)."""
-    bare = {w for u in used for w in u.removeprefix("import ").strip(".'\"").split(".")}
-    if by_hand and bare & set(words):
+    if uses_autograd(used, words, by_hand):
         return (f"{fn_name} uses {what} ({', '.join(used)}): {why}, so it scores 0. Remove "
                 f"the {what} calls.")
     return (f"{fn_name} uses what graded code may not use ({', '.join(used)}): names that "

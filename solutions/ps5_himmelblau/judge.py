@@ -411,13 +411,20 @@ def record(part, fn_name, fn, hidden, cases, token):
                        "answers": answers}}, metadata={})
 
 
+def rule_words(part):
+    """(words, names): what the part must not use, as attributes, imports or strings, and as
+    plain names (none for a part not done by hand). The grader asks the same."""
+    if not part.by_hand:
+        return frozenset(), frozenset()
+    if part.words is not None:
+        return part.words, part.words
+    return AUTOGRAD_WORDS, AUTOGRAD_NAMES
+
+
 def _rule(fn, fn_name, part):
     """The by-hand rule as the grader applies it (rules.py, shipped), on the cells this kernel
     has run; None if it holds. Outside IPython, only fn's own source is read for autograd."""
-    words = part.words if part.words is not None else AUTOGRAD_WORDS
-    names = part.words if part.words is not None else AUTOGRAD_NAMES
-    if not part.by_hand:
-        words = names = frozenset()
+    words, names = rule_words(part)
     try:
         from IPython import get_ipython
 
