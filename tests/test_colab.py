@@ -14,7 +14,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import zipfile
 
 import nbformat
@@ -22,7 +21,7 @@ import pytest
 from browserkit import serve
 from classroom import student_work
 from conftest import ASSIGNMENTS, grading, notebook
-from test_student_install import BIN, REQUIREMENTS, pins
+from venvkit import fresh_venv
 
 from grader import bundle
 
@@ -108,21 +107,9 @@ def test_colab_and_hub_links_come_from_the_configured_repository(tmp_path):
 @pytest.fixture(scope="module")
 def colab(tmp_path_factory):
     """The python of a fresh venv with only torch, numpy, matplotlib, ipykernel and
-    nbclient: torch with pip (as `make install`: the CPU build on this machine's disk),
-    the rest with uv (its cache is reused)."""
-    venv = tmp_path_factory.mktemp("colab") / "venv"
-    pinned = {**pins(grading.ROOT / "requirements.txt"), **pins(REQUIREMENTS / "student.txt")}
-    start = time.monotonic()
-    subprocess.run([sys.executable, "-m", "venv", venv], check=True)
-    python = venv / "bin" / "python"
-    quiet = ["--quiet", "--disable-pip-version-check"]
-    subprocess.run([python, "-m", "pip", "install", *quiet, pinned["torch"]], check=True)
-    subprocess.run([BIN / "uv", "pip", "install", "--quiet", "--python", python,
-                    *(pinned[n] for n in ("numpy", "matplotlib", "ipykernel", "nbclient"))],
-                   check=True)
-    seconds = time.monotonic() - start
-    print(f"the Colab-like venv took {seconds:.0f} s")
-    assert seconds < 300, f"a fresh venv took {seconds:.0f} s"
+    nbclient."""
+    python = fresh_venv(tmp_path_factory.mktemp("colab"),
+                        ["torch", "numpy", "matplotlib", "ipykernel", "nbclient"])
     missing = subprocess.run([python, "-c", "import jupyterlab"], check=False,
                              capture_output=True)
     assert missing.returncode != 0, "the Colab-like venv has JupyterLab"
