@@ -156,6 +156,8 @@ def mathml(tex, display):
             return None
         for name in [n for n in node.attrib if n not in MATHML_ATTRIBUTES]:
             del node.attrib[name]
+        if node.text and re.match(r"\\[a-zA-Z]", node.text):
+            return None  # a command it does not know: the TeX stays whole, as written
         # the converter writes characters as entities in the text (&#x0003D;): decode them
         node.text = unescape(node.text) if node.text else node.text
         node.tail = unescape(node.tail) if node.tail else node.tail
