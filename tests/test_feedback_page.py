@@ -132,8 +132,7 @@ TYPESET = """() => {
         return num.bottom <= den.top + 1 && num.height > 0; });
     return {tex: (text.match(/\\$[^$\\n]+\\$|\\\\[a-zA-Z]+/g) || []).slice(0, 5),
             maths: maths.length, drawn: maths.filter(m => m.getBoundingClientRect().width > 0).length,
-            fractions: fractions.length, stacked: fractions.filter(Boolean).length,
-            fixFirst: text.includes('Fix first')}; }"""
+            fractions: fractions.length, stacked: fractions.filter(Boolean).length}; }"""
 
 
 def check_typeset(where, tex):
