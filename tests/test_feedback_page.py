@@ -158,6 +158,9 @@ def test_maths_typeset_as_a_file(tmp_path, browser):
     check_typeset(page, tex)
     page.locator("math[display=block]").first.scroll_into_view_if_needed()
     screenshot(page, "feedback-maths-file")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: long formulas scroll
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    screenshot(page, "feedback-maths-phone")
     page.close()
     assert browser.take_problems() == []
 
