@@ -6,11 +6,17 @@
   Content-Security-Policy (no script at all), and the body passed through an allow-list
   sanitizer (nh3, the Python binding of the Rust crate ammonia): no script, no
   event-handler attribute, no javascript: link, no iframe, no form.
+- `typeset` turns the TeX of the page's text ($...$, $$...$$) into MathML (latex2mathml, pure
+  Python), which browsers draw themselves: the maths reads typeset wherever the page is
+  opened, with no script. JupyterLab's HTML viewer (where "view feedback" leads) runs no
+  script in an untrusted file, so a MathJax in the page would leave the raw TeX there.
 """
 import re
-from html import escape
+from html import escape, unescape
+from xml.etree import ElementTree
 
 import nh3
+from latex2mathml.converter import convert_to_element
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import List, Unicode
 
@@ -116,6 +122,70 @@ def _readable(body):
                   flags=re.DOTALL)
 
 
+# the TeX of the text: $$..$$, \[..\] and \begin{env}..\end{env} (display), \(..\) and $..$
+# (inline: no space inside its dollars, so "$5 and $10" stays text)
+TEX = re.compile(r"\$\$(?P<d1>.+?)\$\$|\\\[(?P<d2>.+?)\\\]"
+                 r"|(?P<env>\\begin\{(?P<name>[a-z]+\*?)\}.+?\\end\{(?P=name)\})"
+                 r"|\\\((?P<i1>.+?)\\\)|(?<![\\\w$])\$(?P<i2>[^\s$](?:[^$]*?[^\s\\$])?)\$(?!\d)",
+                 re.DOTALL)
+VERBATIM = {"pre", "code", "kbd", "samp"}  # text shown as typed: no maths in it
+MATHML = {"math", "mrow", "mi", "mn", "mo", "mtext", "mspace", "ms", "msub", "msup", "msubsup",
+          "mfrac", "msqrt", "mroot", "munder", "mover", "munderover", "mtable", "mtr", "mtd",
+          "mstyle", "mpadded", "mphantom", "menclose", "merror"}
+MATHML_ATTRIBUTES = {"xmlns", "display", "mathvariant", "displaystyle", "scriptlevel",
+                     "rowspacing", "columnspacing", "columnalign", "rowalign", "columnlines",
+                     "rowlines", "frame", "stretchy", "fence", "separator", "lspace", "rspace",
+                     "minsize", "maxsize", "movablelimits", "largeop", "symmetric", "form",
+                     "accent", "accentunder", "linethickness", "width", "height", "depth",
+                     "voffset", "mathsize", "notation"}
+MATH_STYLE = ("<style>math{font-family:'STIX Two Math','Cambria Math','Latin Modern Math',math}"
+              "math[display=block]{margin:.6em 0;overflow-x:auto;overflow-y:hidden}</style>")
+
+
+def mathml(tex, display):
+    """The MathML of `tex` (display "block" or "inline"), or None if it cannot be converted.
+
+    Only MathML's presentation elements and attributes are kept (an allow-list): whatever a
+    student wrote between dollars, the result holds no link, no script and no style."""
+    try:
+        root = convert_to_element(tex, display=display)
+    except Exception:  # noqa: BLE001 (any TeX the converter does not know stays as written)
+        return None
+    for node in root.iter():
+        if not isinstance(node.tag, str) or node.tag.split("}")[-1] not in MATHML:
+            return None
+        for name in [n for n in node.attrib if n not in MATHML_ATTRIBUTES]:
+            del node.attrib[name]
+        if node.text and re.match(r"\\[a-zA-Z]", node.text):
+            return None  # a command it does not know: the TeX stays whole, as written
+        # the converter writes characters as entities in the text (&#x0003D;): decode them
+        node.text = unescape(node.text) if node.text else node.text
+        node.tail = unescape(node.tail) if node.tail else node.tail
+    return ElementTree.tostring(root, encoding="unicode", short_empty_elements=False)
+
+
+def typeset(body):
+    """`body` with the TeX of its text (not of pre/code) replaced by MathML."""
+    def one(m):
+        display = m.group("d1") or m.group("d2") or m.group("env")
+        tex = unescape(display or m.group("i1") or m.group("i2"))
+        return mathml(tex.strip(), "block" if display else "inline") or m.group(0)
+
+    pieces, verbatim = re.split(r'(<(?:[^>"]|"[^"]*")*>)', body), 0  # tags, quoted values whole
+    for i, piece in enumerate(pieces):
+        tag = re.match(r"<(/?)([a-zA-Z0-9]+)", piece)
+        if tag and tag.group(2).lower() in VERBATIM:
+            verbatim = max(0, verbatim + (-1 if tag.group(1) else 1))
+        elif i % 2 == 0 and not verbatim and ("$" in piece or "\\" in piece):
+            pieces[i] = TEX.sub(one, piece)
+    return "".join(pieces)
+
+
+def _clean(body, tags, attributes):
+    return nh3.clean(body, tags=tags, attributes=attributes, attribute_filter=_attributes,
+                     url_schemes={"http", "https", "data"}, strip_comments=True, link_rel=None)
+
+
 def sanitize(html, title, notes=()):
     """The feedback page rebuilt from `html`: styles kept, body sanitized, no script."""
     head = re.search(r"<head[^>]*>(.*?)</head>", html, re.DOTALL | re.IGNORECASE)
@@ -126,12 +196,14 @@ def sanitize(html, title, notes=()):
     # script and style elements go with their content; the rest is filtered by allow-list
     body = re.sub(r"<(script|style|iframe|object|embed|template|noscript)\b.*?</\1\s*>", "",
                   body, flags=re.DOTALL | re.IGNORECASE)
-    clean = nh3.clean(body, tags=TAGS, attributes=ATTRIBUTES, attribute_filter=_attributes,
-                      url_schemes={"http", "https", "data"}, strip_comments=True, link_rel=None)
-    clean = _readable(clean)
+    clean = _readable(_clean(body, TAGS, ATTRIBUTES))
+    # the maths typeset after the student's HTML was cleaned (no MathML of theirs gets in),
+    # and the whole cleaned again with MathML's presentation elements allowed
+    clean = _clean(typeset(clean), TAGS | MATHML,
+                   {**ATTRIBUTES, **dict.fromkeys(MATHML, MATHML_ATTRIBUTES)})
     banner = "".join(f'<p class="bp-note"><strong>Note:</strong> {escape(n)}</p>' for n in notes)
     return ("<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n"
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
             f"<title>{escape(title)}</title>\n" + "\n".join(styles) +
             "\n<style>.bp-note{background:#fff3cd;border:1px solid #e0c36b;padding:.6em;"
-            "margin:1em}</style>\n" + READABLE + "\n</head>\n<body>\n" + banner + clean + "\n</body>\n</html>\n")
+            "margin:1em}</style>\n" + READABLE + MATH_STYLE + "\n</head>\n<body>\n" + banner + clean + "\n</body>\n</html>\n")

@@ -31,8 +31,9 @@ from grader.parts import grade_cells
 
 WHAT = re.compile(r"[\w.\[\]']+")  # the checked name that starts a check's message
 # the mistake, without the "." that ends it (or the ".)" of a message in parentheses, as in
-# "descend calls himmelblau_grad, which fails its own test: fix that first. (...)")
-MISTAKE = re.compile(r"Most likely: (.+?)\.?\)?$", re.MULTILINE)
+# "descend calls himmelblau_grad, which fails its own test: fix that first. (...)"), and
+# without the tolerance that follows it ("... Most likely: X. (Tolerance 1e-10 + ...)")
+MISTAKE = re.compile(r"Most likely: (.+?)\.?\)?(?= \(Tolerance |$)", re.MULTILINE)
 
 
 def mistakes_by_cell(notebook_path):

@@ -48,8 +48,8 @@ def _autograded(course, student, failing):
         if cell.metadata.get("nbgrader", {}).get("grade_id") == failing:
             cell.outputs = [nbformat.v4.new_output(
                 "error", ename="AssertionError", traceback=[],
-                evalue=f"dE/dW (case 2): wrong values, max abs diff 0.5 (tolerance 1e-06 + "
-                       f"1e-05*|expected|). Most likely: {MISTAKE}.")]
+                evalue=f"dE/dW (case 2): wrong values, max abs diff 0.5. Most likely: "
+                       f"{MISTAKE}. (Tolerance 1e-06 + 1e-05*|expected|.)")]
     path = course / "autograded" / student / A / f"{A}.ipynb"
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)

@@ -1,11 +1,22 @@
 """The feedback page's post-processing (grader/feedback.py, `sanitize`): the index names each
 test cell by its part, the first failing cell's message is said at the top, verdicts wrap at
-words, and nothing the page's policy blocks is requested (no console error in Chromium)."""
+words, the maths is typeset (MathML, no script), and nothing the page's policy blocks is
+requested (no console error in Chromium): opened as a file, served by a Jupyter server, and in
+JupyterLab's HTML viewer, where "view feedback" leads."""
 import re
+import urllib.parse
+from pathlib import Path
 
-from browserkit import Browser, need_chromium
+import nbformat
+import pytest
+from browserkit import TOKEN, Browser, Lab, need_chromium, screenshot
 
 from grader import feedback
+
+ROOT = Path(__file__).resolve().parent.parent
+A = "ps1_perceptron"
+# where nbgrader's fetch_feedback puts a student's feedback: <assignment>/feedback/<timestamp>/
+FETCHED = f"{A}/feedback/2026-12-07 22:00:00.000000 UTC/{A}.html"
 
 # the shape of nbgrader 0.9.6's feedback page (its template), cut down to two parts
 PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>x</title>
@@ -72,3 +83,109 @@ def test_no_console_error_in_chromium(tmp_path):
         assert browser.take_problems() == []
     finally:
         browser.close()
+
+
+MATHS = r"""<body><div class="text_cell_render rendered_html"><p>outputs $O = \sigma(z)$ with
+$z = xW + b$ and a &lt; b as $a &lt; b$, for $5 and $10, $ not maths $</p>
+<p>$$E = \tfrac12 \sum_{s=1}^{B} (O_s - t_s)^2$$</p>
+<p>$\notacommand{x}$ and $$\href{javascript:alert(1)}{x} \text{&lt;script&gt;alert(2)&lt;/script&gt;}$$</p>
+<pre>print("$O$")</pre> <code>$x$</code></div></body>"""
+
+
+def test_the_maths_becomes_mathml():
+    page = feedback.sanitize(MATHS, "feedback")
+    body = page.split("<body>", 1)[1]
+    assert body.count('<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline">') == 3
+    assert body.count('display="block"') == 2
+    assert "<mi>σ</mi>" in body and "<mo>&lt;</mo>" in body and "<munderover>" in body
+    assert "$5 and $10, $ not maths $" in body  # prices stay text
+    assert '<pre>print("$O$")</pre>' in body and "<code>$x$</code>" in body  # code as typed
+    assert "$\\notacommand{x}$" in body  # TeX the converter does not know stays as written
+    assert "javascript" not in body and "<script" not in body.lower() and "href=\"j" not in body
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in body  # \text{...} is text, escaped
+    assert "script-src 'none'" in page  # still no script at all
+
+
+def real_page(tmp_path, rel=FETCHED):
+    """The feedback of a real notebook (ps1's release: its markdown rendered by nbconvert as
+    nbgrader does), written at `tmp_path / rel`; its number of formulas."""
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(ROOT / "release" / A / f"{A}.ipynb", as_version=4)
+    html, _ = HTMLExporter(template_name="classic").from_notebook_node(nb)
+    tex = sum(len(re.findall(r"\$\$.+?\$\$|\$[^$\s][^$]*?\$", c.source, re.DOTALL))
+              for c in nb.cells if c.cell_type == "markdown")
+    page = feedback.sanitize(html, f"{A}: feedback")
+    path = tmp_path / rel
+    path.parent.mkdir(parents=True)
+    path.write_text(page, encoding="utf-8")
+    assert tex > 5 and page.count("<math ") == tex
+    return path, tex
+
+
+TYPESET = """() => {
+    const text = document.body.innerText;
+    const maths = [...document.querySelectorAll('math')];
+    // typeset, not shown as a line of text: a fraction's numerator sits above its denominator
+    const fractions = [...document.querySelectorAll('mfrac')].map(f => {
+        const [num, den] = [...f.children].map(c => c.getBoundingClientRect());
+        return num.bottom <= den.top + 1 && num.height > 0; });
+    return {tex: (text.match(/\\$[^$\\n]+\\$|\\\\[a-zA-Z]+/g) || []).slice(0, 5),
+            maths: maths.length, drawn: maths.filter(m => m.getBoundingClientRect().width > 0).length,
+            fractions: fractions.length, stacked: fractions.filter(Boolean).length}; }"""
+
+
+def check_typeset(where, tex):
+    found = where.evaluate(TYPESET)
+    assert found["tex"] == [], f"raw TeX shown: {found['tex']}"
+    assert found["maths"] == found["drawn"] == tex, found
+    assert found["fractions"] > 0 and found["stacked"] == found["fractions"], found
+
+
+@pytest.fixture(scope="module")
+def browser():
+    need_chromium()
+    b = Browser()
+    yield b
+    b.close()
+
+
+def test_maths_typeset_as_a_file(tmp_path, browser):
+    path, tex = real_page(tmp_path)
+    page = browser.page()
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    check_typeset(page, tex)
+    page.locator("math[display=block]").first.scroll_into_view_if_needed()
+    screenshot(page, "feedback-maths-file")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: long formulas scroll
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    screenshot(page, "feedback-maths-phone")
+    page.close()
+    assert browser.take_problems() == []
+
+
+def test_maths_typeset_served_and_in_jupyterlab(tmp_path, browser):
+    """Served by jupyter_server (/files/: its policy adds `sandbox allow-scripts`), and in
+    JupyterLab's HTML viewer (an untrusted file: an iframe that runs no script at all)."""
+    tex = real_page(tmp_path / "home")[1]
+    lab = Lab(tmp_path / "home", tmp_path / "state")
+    try:
+        url = urllib.parse.quote(FETCHED)
+        page = browser.page()
+        answer = page.goto(f"{lab.url}/files/{url}?token={TOKEN}")
+        assert "sandbox allow-scripts" in answer.headers["content-security-policy"]
+        check_typeset(page, tex)
+        page.close()
+        page = browser.page()
+        page.goto(f"{lab.url}/lab/workspaces/feedback/tree/{url}?token={TOKEN}")
+        frame = page.wait_for_selector(".jp-HTMLViewer iframe", timeout=60_000)
+        assert "allow-scripts" not in (frame.get_attribute("sandbox") or "")
+        inner = frame.content_frame()
+        inner.wait_for_selector("math", state="attached", timeout=60_000)
+        check_typeset(inner, tex)
+        screenshot(page, "feedback-maths-jupyterlab")
+        page.close()
+        assert browser.take_problems() == []
+    finally:
+        lab.stop()

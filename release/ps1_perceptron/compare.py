@@ -181,8 +181,9 @@ def verdict(name, mine, expected, mistakes=(), where="", atol=ATOL, rtol=RTOL):
     hint_ = hint(guesses, observe(mine, expected, atol, rtol), against)
     if mine.shape != expected.shape:
         return f"{name}{at}: shape {shape(mine)}, expected {shape(expected)}.{hint_}"
-    return (f"{name}{at}: wrong values, max abs diff {max_abs_diff(mine, expected):.3g} "
-            f"(tolerance {atol:g} + {rtol:g}*|expected|).{hint_}")
+    # the mistake first, what to do; then the tolerance, for whoever wants the detail
+    return (f"{name}{at}: wrong values, max abs diff {max_abs_diff(mine, expected):.3g}."
+            f"{hint_} (Tolerance {atol:g} + {rtol:g}*|expected|.)")
 
 
 def first_wrong(verdicts):
