@@ -2,7 +2,8 @@
 in it and every row is a notebook, every problem set has its lectures, the titles follow the
 scheme "# 3a. Title", the README agrees, and every reference to a lecture ("lecture 3a",
 "lecture 4b, section 2", `04d_cross_entropy.ipynb`) in the lectures, the source notes, the
-problem sets, the README and docs/ names a lecture and a section that exist."""
+problem sets, the README and docs/ names a lecture and a section that exist, and every markdown
+link there to a file beside it resolves."""
 import json
 import re
 
@@ -19,6 +20,7 @@ QUALIFIED = re.compile(r"\b[Ll]ectures? (\d+[a-z]?)(?:'s)?(?:,\s+|\s+\()(?:secti
 LECTURE = re.compile(r"\b[Ll]ectures? (\d+[a-z]?)\b")
 SECTION = re.compile(r"\bsection (\d+)\b")
 FILE = re.compile(r"\b(\d\d[a-z]?_\w+)\.ipynb\b")
+LINK = re.compile(r"\]\((?![a-z]+:|#)([^)\s#]+)")
 
 
 def text_of(path):
@@ -97,6 +99,8 @@ def test_every_reference_to_a_lecture_resolves(path):
         assert n in NUMBERS, f"{path.name} names lecture {n}, which does not exist (numbers: {sorted(NUMBERS)})"
     for name in FILE.findall(text):
         assert name in dict(LECTURES), f"{path.name} names {name}.ipynb, which is not a lecture"
+    for target in LINK.findall(text):  # a markdown link to a file beside it
+        assert (path.parent / target).exists(), f"{path.name} links {target}, which does not exist"
     if path.parent == NOTEBOOKS and path.suffix == ".ipynb":  # "section 2" alone: its own
         own = sections(path.stem)
         for section in SECTION.findall(QUALIFIED.sub("", text)):
