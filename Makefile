@@ -72,7 +72,7 @@ lab: $(STAMP)
 
 # the fast tier: lint, then the tests that need no kernel, no sandbox and no browser
 CHECK_TESTS := tests/test_rules.py tests/test_mistakes.py tests/test_mistakes_ps3.py \
-	tests/test_release.py tests/test_lint.py tests/test_helpers_hold_no_answer.py \
+	tests/test_release.py tests/test_lint.py tests/test_lectures.py tests/test_helpers_hold_no_answer.py \
 	tests/test_similarity.py tests/test_autograde.py tests/test_validate_summary.py
 check: $(STAMP)
 	@scratch=$$(mktemp -d "$${TMPDIR:-/tmp}/bp-check-XXXXXX") || exit 1; \

@@ -10,14 +10,17 @@ import re
 import shutil
 import subprocess
 import sys
+from itertools import pairwise
 
 import pytest
 from browserkit import ROOT, Browser, need_chromium, screenshot, serve
 from conftest import ASSIGNMENTS, HIDDEN_REGION, SOLUTION_REGION, region_lines
 
 from grader.parts import grade_cells
+from website.lectures import LECTURES as TABLE
+from website.lectures import number
 
-LECTURES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+LECTURES = [ROOT / "notebooks" / f"{name}.ipynb" for name, _ in TABLE]
 PAGES = (["index", "source_notes", *(p.stem for p in LECTURES)]
          + [f"assignments/{a}" for a in ASSIGNMENTS])
 WIDTHS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
@@ -81,9 +84,26 @@ def test_every_page_is_built_and_linked(site):
 
 
 def test_one_title_scheme_for_all_lectures(site):
-    for n, lecture in enumerate(LECTURES):
+    for lecture in LECTURES:
         title = re.search(r"<title>(.*?)</title>", (site / f"{lecture.stem}.html").read_text()).group(1)
-        assert re.fullmatch(rf"{n}\. [A-Z].* &#8212; Backprop by hand", title), title
+        assert re.fullmatch(rf"{number(lecture.stem)}\. [A-Z].* &#8212; Backprop by hand", title), title
+
+
+def test_lectures_in_the_order_of_the_table(site):
+    """Does each lecture's "next" link lead to the next lecture of website/lectures.py?"""
+    for lecture, following in pairwise(LECTURES):
+        page = (site / f"{lecture.stem}.html").read_text()
+        nxt = re.search(r'<a class="right-next"\s+href="([^"]+)"', page)
+        assert nxt and nxt.group(1) == f"{following.stem}.html", (lecture.stem, nxt and nxt.group(1))
+
+
+def test_each_problem_set_page_links_its_lectures(site):
+    for a in ASSIGNMENTS:
+        page = (site / "assignments" / f"{a}.html").read_text()
+        goes_with = re.search(r"It goes with the lectures? (.*?)</p>", page, re.DOTALL)
+        assert goes_with, f"{a}'s page does not say which lectures it goes with"
+        linked = re.findall(r'href="\.\./(\w+)\.html"', goes_with.group(1))
+        assert linked == [name for name, b in TABLE if b == a], f"{a}'s page links {linked}"
 
 
 def test_nothing_from_the_network(site):

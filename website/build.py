@@ -8,8 +8,7 @@ per assignment written here from release/ (its description and files) and source
 points of its grade cells: metadata only, never a cell's code). Solutions are never read.
 Everything is put together in a scratch folder (conf.py and _static/ from website/, a local
 copy of MathJax from the jupyter-server-mathjax package) and built there by Sphinx, offline.
-Later lectures (notebooks/NN_topic.ipynb) and their assignments (release/psN_*) are picked up
-by their number.
+The lectures, their order and the assignment of each are the table in website/lectures.py.
 """
 import html
 import re
@@ -23,6 +22,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from grader.parts import grade_cells
+from website.lectures import LECTURES
 
 HERE = Path(__file__).resolve().parent
 TITLE = "Backprop by hand"
@@ -30,13 +30,8 @@ IGNORED = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints")
 
 
 def lectures():
-    return sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-
-
-def assignment_of(lecture):
-    """The assignment id (release/psN_...) of lecture NN_..., or None."""
-    found = sorted((ROOT / "release").glob(f"ps{int(lecture.name[:2])}_*"))
-    return found[0].name if found else None
+    """[(notebooks/<name>.ipynb, its assignment or None)], in the order of website/lectures.py."""
+    return [(ROOT / "notebooks" / f"{name}.ipynb", a) for name, a in LECTURES]
 
 
 def title_of(nb):
@@ -88,7 +83,7 @@ def site_links(text, up=""):
     return re.sub(r"(?<!\[)`notebooks/([\w.]+)`", link, text)
 
 
-def assignment_page(a, lecture, folder):
+def assignment_page(a, lectures, folder):
     """The markdown of assignment a's page; its downloads go into folder/a/."""
     nb = nbformat.read(ROOT / "release" / a / f"{a}.ipynb", as_version=4)
     intro = nb.cells[0].source.splitlines()
@@ -114,8 +109,10 @@ def assignment_page(a, lecture, folder):
     files = downloads(a, folder / a)
     listing = "\n".join(f"- {{download}}`{name} <{a}/{name}>`: {what}" for name, what in files)
     listing += "\n\nAll in one: " + all_in_one(a)
-    lesson = (f"It goes with the lecture [{title_of(nbformat.read(lecture, as_version=4))}]"
-              f"(../{lecture.name}).\n\n" if lecture else "")
+    links = [f"[{title_of(nbformat.read(path, as_version=4))}](../{path.name})" for path in lectures]
+    lesson = (f"It goes with the lecture{'s' if len(links) > 1 else ''} "
+              f"{', '.join(links[:-1])}{' and ' if len(links) > 1 else ''}{links[-1]}.\n\n"
+              if links else "")
     return f"""# {title}
 
 {description}
@@ -153,7 +150,7 @@ def index_page(books):
         f"| [{title}]({path.name}) | " + (f"[{a}](assignments/{a}.md)" if a else "—") + " |"
         for path, title, a in books)
     lessons = "\n".join(path.stem for path, _, _ in books)
-    tasks = "\n".join(f"assignments/{a}" for _, _, a in books if a)
+    tasks = "\n".join(f"assignments/{a}" for a in dict.fromkeys(a for _, _, a in books if a))
     return f"""# {TITLE}
 
 Backpropagation from the perceptron to the multi-layer perceptron: every formula derived,
@@ -205,13 +202,13 @@ def stage(src):
     shutil.copy(ROOT / "notebooks" / "source_notes.md", src / "source_notes.md")
     (src / "assignments").mkdir()
     books = []
-    for path in lectures():
-        a = assignment_of(path)
+    for path, a in lectures():
         lecture_copy(path, src / path.name, a)
         books.append((path, title_of(nbformat.read(path, as_version=4)), a))
-        if a:
-            (src / "assignments" / f"{a}.md").write_text(
-                assignment_page(a, path, src / "assignments"), encoding="utf-8")
+    for a in dict.fromkeys(a for _, _, a in books if a):
+        (src / "assignments" / f"{a}.md").write_text(
+            assignment_page(a, [path for path, _, b in books if b == a], src / "assignments"),
+            encoding="utf-8")
     (src / "index.md").write_text(index_page(books), encoding="utf-8")
 
 
