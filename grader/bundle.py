@@ -4,7 +4,8 @@
 
 DEST/<assignment>.zip holds the release notebook and exactly the helper files it needs:
 the modules its code cells import that lie in release/<assignment>/, then the modules those
-import, and so on (never referee.py, source/ or solutions/).
+import, and so on (never referee.py, source/ or solutions/), and the files of that folder
+its text links to (source_notes.md).
 
 On Colab, or on a hub that has only the notebook, the setup cell downloads that zip from the
 course's site (`c.BackpropCourse.site_url` in nbgrader_config.py), checks each helper file
@@ -116,13 +117,30 @@ def helpers(folder, notebook):
     return sorted(f"{name}.py" for name in found)
 
 
+def linked(folder, notebook):
+    """The files of `folder` that `notebook`'s markdown links to ([text](name)). Sorted."""
+    nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
+    names = set()
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+            names |= set(re.findall(r"\]\(([\w.-]+)\)", source))
+    return sorted(n for n in names if (Path(folder) / n).is_file() and n != Path(notebook).name)
+
+
+def shipped(folder, notebook):
+    """What the zip holds besides the notebook, and the setup cell downloads: its helpers,
+    then the files its text links to."""
+    return [*helpers(folder, notebook), *linked(folder, notebook)]
+
+
 def write_zip(folder, dest):
     """dest: the release notebook of `folder` and its helpers, at the zip's top level."""
     folder, dest = Path(folder), Path(dest)
     notebook = folder / f"{folder.name}.ipynb"
     dest.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as z:
-        for name in [notebook.name, *helpers(folder, notebook)]:
+        for name in [notebook.name, *shipped(folder, notebook)]:
             info = zipfile.ZipInfo(name, ZIP_DATE)
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
@@ -143,7 +161,7 @@ def bundle(dest, release=course.ROOT / "release"):
 def setup_block(folder, site):
     """The fetching start of the setup cell of the assignment in `folder` (its source)."""
     folder = Path(folder)
-    names = helpers(folder, folder / f"{folder.name}.ipynb")
+    names = shipped(folder, folder / f"{folder.name}.ipynb")
     digests = {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in names}
     sha256 = "{\n" + "".join(f'        "{n}": "{d}",\n' for n, d in digests.items()) + "    }"
     return FETCH.format(sha256=sha256, site=site, zip=f"{folder.name}.zip")

@@ -40,7 +40,7 @@ def _sha256_in_setup_cell(a):
     nb = nbformat.read(notebook("release", a), as_version=4)
     (setup,) = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "setup"]
     site = re.search(r'os\.environ\.get\("BACKPROP_SITE_URL", "([^"]+)"\)', setup.source)
-    return dict(re.findall(r'"(\w+\.py)": "([0-9a-f]{64})"', setup.source)), site.group(1)
+    return dict(re.findall(r'"([\w.]+)": "([0-9a-f]{64})"', setup.source)), site.group(1)
 
 
 @pytest.mark.parametrize("a", ASSIGNMENTS)
@@ -51,6 +51,8 @@ def test_zip_holds_exactly_what_the_notebook_imports(a, downloads, tmp_path):
         z.extractall(tmp_path)
     assert names[0] == f"{a}.ipynb" and len(set(names)) == len(names)
     shipped = set(names[1:])
+    texts = set(bundle.linked(release, release / f"{a}.ipynb"))
+    assert texts == {p.name for p in release.glob("*.md")}, f"{a}: the zip's texts are {texts}"
     assert not shipped & set(grading.GRADER_ONLY), f"{a}.zip holds a grader-only file"
     for name in names:  # the release's own files, nothing of source/ or solutions/
         data = (tmp_path / name).read_bytes()
@@ -74,7 +76,7 @@ def test_zip_holds_exactly_what_the_notebook_imports(a, downloads, tmp_path):
                          cwd=tmp_path, capture_output=True, text=True,
                          env={**os.environ, "MPLBACKEND": "Agg"})
     assert run.returncode == 0, run.stderr
-    assert set(json.loads(run.stdout.splitlines()[-1])) == shipped
+    assert set(json.loads(run.stdout.splitlines()[-1])) == shipped - texts
     digests, site = _sha256_in_setup_cell(a)
     assert digests == {n: hashlib.sha256((tmp_path / n).read_bytes()).hexdigest()
                        for n in shipped}, \
@@ -166,7 +168,7 @@ def test_colab_fetches_the_files_and_every_check_passes(a, colab, site, download
                     "next to this notebook.\n")
     release = grading.ROOT / "release" / a
     assert sorted(p.name for p in (tmp_path / "content").iterdir()
-                  if p.suffix == ".py") == sorted(names)
+                  if p.suffix in (".py", ".md")) == sorted(names)
     for name in names:
         assert (tmp_path / "content" / name).read_bytes() == (release / name).read_bytes()
     graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
