@@ -31,6 +31,7 @@ from nbclient import NotebookClient
 
 from grader import classgrade
 from grader import course as coursedir
+from grader.state import state_path
 
 BIN = Path(sys.executable).parent
 
@@ -117,7 +118,7 @@ def main():
         for s, (got, want) in differ.items():
             print(f"{s}: " + ", ".join(f"{g} {got[g][0]} (expected {want[g]})"
                                        for g in got if got[g][0] != want[g]))
-        state = json.loads(classgrade.state_path(ours, a).read_text())
+        state = json.loads(state_path(ours, a).read_text())
         per_task = sum(state[s]["seconds"] for s in students) / n
     mean_floor = sum(floor) / n
     print(f"{a}, {n} submissions (half correct, half untouched), --jobs {opts.jobs}")

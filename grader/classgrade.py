@@ -14,8 +14,6 @@
 5. grades.csv (every student that has a grade, and any problem met) and the class report.
 """
 import datetime
-import hashlib
-import json
 import multiprocessing
 import os
 import shutil
@@ -27,8 +25,8 @@ from pathlib import Path
 
 from grader import course as coursedir
 from grader import late, report, sandbox, submission, worker
-
-VERSION = "grader-2"  # part of every content hash: a new grader regrades everything
+from grader.state import load_state, save_state, sha256
+from grader.task import Outcome, Task
 
 
 def _released(course, a):
@@ -51,26 +49,6 @@ def _template(course, a, tmp):
     return (scratch / "gradebook.db").read_bytes(), (release / f"{a}.ipynb").read_bytes()
 
 
-def state_path(course, a):
-    return Path(course) / "autograded" / f".bp-{a}.json"
-
-
-def load_state(course, a):
-    path = state_path(course, a)
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _save_state(course, a, state):
-    path = state_path(course, a)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
-    os.replace(tmp, path)
-
-
 def _merge(course, a, result):
     """Write one result into the gradebook, autograded/ and feedback/."""
     import warnings
@@ -78,10 +56,10 @@ def _merge(course, a, result):
     from nbgrader.api import MissingEntry
     from sqlalchemy.exc import SAWarning
 
-    student, grades = result["student"], result["grades"]
+    student, grades = result.student, result.grades
     if grades:
         warnings.simplefilter("ignore", SAWarning)  # nbgrader's add_submission is noisy
-        stamp = grades["timestamp"]
+        stamp = grades.timestamp
         stamp = datetime.datetime.fromisoformat(stamp) if stamp else None
         with coursedir.gradebook(course) as gb:
             gb.update_or_create_student(student)
@@ -91,28 +69,21 @@ def _merge(course, a, result):
             except MissingEntry:
                 sub = gb.add_submission(a, student, timestamp=stamp)
             for nb in sub.notebooks:
-                data = grades["notebooks"].get(nb.name, {})
-                nb.late_submission_penalty = data.get("late_submission_penalty")
+                data = grades.notebooks.get(nb.name)
+                nb.late_submission_penalty = data.late_submission_penalty if data else None
                 for g in nb.grades:
-                    for key, value in data.get("grades", {}).get(g.name, {}).items():
+                    for key, value in (data.grades.get(g.name, {}) if data else {}).items():
                         setattr(g, key, value)
                 for c in nb.comments:
-                    c.auto_comment = data.get("comments", {}).get(c.name, {}).get("auto_comment")
+                    c.auto_comment = data.comments.get(c.name) if data else None
             gb.db.commit()
-    for kind in ("autograded", "feedback"):
+    for kind, files in (("autograded", result.autograded), ("feedback", result.feedback)):
         folder = Path(course) / kind / student / a
-        if result[kind]:
+        if files:
             shutil.rmtree(folder, ignore_errors=True)
-            for rel, data in result[kind].items():
+            for rel, data in files.items():
                 (folder / rel).parent.mkdir(parents=True, exist_ok=True)
                 (folder / rel).write_bytes(data)
-
-
-def _sha256(*parts):
-    h = hashlib.sha256(VERSION.encode())
-    for part in parts:
-        h.update(hashlib.sha256(part).digest())
-    return h.hexdigest()
 
 
 class Progress:
@@ -185,7 +156,7 @@ def grade_class(course, a, jobs=None, force=False, scheduler=None, timeout=None,
     failed = {}
     source = {p.name: p.read_bytes() for p in sorted((course / "source" / a).iterdir())
               if p.is_file()}
-    source_hash = _sha256(late.fingerprint(course, a),
+    source_hash = sha256(late.fingerprint(course, a),
                           *(n.encode() + b"\0" + d for n, d in source.items()))
     with tempfile.TemporaryDirectory(prefix="bp-class-") as tmp:
         gradebook, release = _template(course, a, tmp)
@@ -199,9 +170,9 @@ def grade_class(course, a, jobs=None, force=False, scheduler=None, timeout=None,
             meta = {n: data for n in submission.METADATA
                     for data, why in [submission.read_regular(folder / n, top)]
                     if data and not why}
-            sha = _sha256(source_hash.encode(), raw, *meta.values())
-            if not force and state.get(student, {}).get("sha256") == sha \
-                    and not state[student].get("reason"):
+            sha = sha256(source_hash.encode(), raw, *meta.values())
+            if not force and state.get(student) is not None \
+                    and state[student].sha256 == sha and not state[student].reason:
                 continue
             notes = [link] if link else []
             if not link and not nb_path.exists():
@@ -218,12 +189,11 @@ def grade_class(course, a, jobs=None, force=False, scheduler=None, timeout=None,
                 notes.append("Only the notebook is graded; these files next to it were "
                              "ignored (the course's own helpers were used): "
                              + ", ".join(ignored) + ".")
-            tasks.append({"assignment": a, "student": student, "notebook": raw,
-                          "metadata": meta,
-                          "source": source, "config": (course / "nbgrader_config.py")
-                          .read_bytes(), "gradebook": gradebook, "release": release,
-                          "timeout": timeout, "unsafe": unsafe, "notes": notes,
-                          "sha256": sha, "tmpdir": None if scheduler else tmp})
+            tasks.append(Task(assignment=a, student=student, notebook=raw, metadata=meta,
+                              source=source, config=(course / "nbgrader_config.py")
+                              .read_bytes(), gradebook=gradebook, release=release,
+                              timeout=timeout, unsafe=unsafe, notes=tuple(notes),
+                              sha256=sha, tmpdir=None if scheduler else tmp))
         unchanged = len(students) - len(tasks)
         if unchanged:
             log(f"{unchanged} submission(s) unchanged since they were graded: skipped "
@@ -233,16 +203,16 @@ def grade_class(course, a, jobs=None, force=False, scheduler=None, timeout=None,
         try:
             for result in results:
                 _merge(course, a, result)
-                student = result["student"]
-                if result["reason"]:
-                    failed[student] = result["reason"]
-                state[student] = {"sha256": result["sha256"] if not result["reason"] else None,
-                                  "notes": result["notes"], "reason": result["reason"],
-                                  "seconds": result["seconds"]}
-                _save_state(course, a, state)
-                progress.step(student, result["reason"], result["seconds"])
+                student = result.student
+                if result.reason:
+                    failed[student] = result.reason
+                state[student] = Outcome(sha256=result.sha256 if not result.reason else None,
+                                         notes=result.notes, reason=result.reason,
+                                         seconds=result.seconds)
+                save_state(course, a, state)
+                progress.step(student, result.reason, result.seconds)
                 if done:
-                    done(student, result["reason"])
+                    done(student, result.reason)
         except KeyboardInterrupt:
             log("interrupted: every submission graded so far is saved; run the same command "
                 "again to grade the rest.")
@@ -256,7 +226,7 @@ def grade_class(course, a, jobs=None, force=False, scheduler=None, timeout=None,
     for line in skipped_members:
         log(f"SKIPPED {line}")
     for student in students:
-        for note in state.get(student, {}).get("notes", []):
+        for note in state[student].notes if student in state else ():
             log(f"NOTE {student}: {note}")
     for student, reason in failed.items():
         log(f"NOT GRADED {student}: {reason}")
@@ -283,9 +253,8 @@ def write_grades_csv(course):
         for assignment in gb.assignments:
             state = load_state(course, assignment.name)
             for sub in assignment.submissions:
-                info = state.get(sub.student.id, {})
-                problem = " ".join(([info["reason"]] if info.get("reason") else [])
-                                   + info.get("notes", []))
+                info = state.get(sub.student.id, Outcome())
+                problem = " ".join(([info.reason] if info.reason else []) + list(info.notes))
                 penalty = sub.late_submission_penalty or 0.0
                 rows.append([assignment.name, assignment.duedate, sub.timestamp, sub.student.id,
                              sub.student.last_name, sub.student.first_name, sub.student.email,

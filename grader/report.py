@@ -206,7 +206,7 @@ def write(course, a, state=None, unsafe=False):
         w.writerow(["student_a", "student_b", "score", "shared_nodes", "functions"])
         w.writerows((p.a, p.b, p.score, p.shared, " ".join(n for n, _, _ in p.functions))
                     for p in pairs)
-    problems = {s: i for s, i in (state or {}).items() if i.get("reason") or i.get("notes")}
+    problems = {s: i for s, i in (state or {}).items() if i.reason or i.notes}
     mean = sum(totals.values()) / len(totals) if totals else 0
     html = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
             "<meta name='viewport' content='width=device-width, initial-scale=1'>",
@@ -248,7 +248,7 @@ def write(course, a, state=None, unsafe=False):
                        students))
     html.append("<h2>Problems met while grading</h2>")
     html.append(_list([f"{escape(student)}: " + escape(" ".join(filter(
-        None, [info.get("reason"), *info.get("notes", [])])))
+        None, [info.reason, *info.notes])))
         for student, info in sorted(problems.items())]))
     html += similarity_html(pairs)
     html.append("</body></html>")

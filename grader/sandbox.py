@@ -41,6 +41,8 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
+from grader.task import KernelSpec
+
 LIMITS = {  # prlimit option: value
     "--as": int(os.environ.get("BP_KERNEL_MEMORY", str(4 << 30))),
     "--cpu": int(os.environ.get("BP_KERNEL_CPU_SECONDS", "900")),
@@ -278,15 +280,14 @@ class _GradingKernelManager(AsyncKernelManager):
 class SandboxKernelManager(_GradingKernelManager):
     """A kernel manager whose kernel runs in the sandbox and talks over Unix sockets.
 
-    Set `spec` (a dict: channels, notebook, helpers, slot, env, and scratch: a folder for
-    the fork server's start) before the kernel starts.
+    Set `spec` (a KernelSpec, grader/task.py) before the kernel starts.
     """
 
-    spec: typing.ClassVar[dict] = {}
+    spec: typing.ClassVar[KernelSpec | None] = None
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        channels = Path(self.spec["channels"])
+        channels = Path(self.spec.channels)
         self.transport = "ipc"
         self.ip = str(channels / "k")
         self.connection_file = str(channels / "kernel.json")
@@ -297,8 +298,7 @@ class SandboxKernelManager(_GradingKernelManager):
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
         spec = self.spec
-        return argv(cmd, spec["channels"], spec.get("notebook"), spec.get("helpers", ()),
-                    spec.get("slot", 0), spec.get("env"))
+        return argv(cmd, spec.channels, spec.notebook, spec.helpers, spec.slot, spec.env)
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         # no file descriptor of the grader reaches the kernel but its channels
@@ -306,7 +306,7 @@ class SandboxKernelManager(_GradingKernelManager):
                   stderr=subprocess.DEVNULL, close_fds=True)
         kw.pop("env", None)  # bwrap --clearenv sets the kernel's environment
         # the fork server's scratch home goes in the task's folder, removed with it
-        server = ForkServer.mine(self.spec.get("scratch"))
+        server = ForkServer.mine(self.spec.scratch)
         if server is not None:
             try:
                 return await self._launch_warm(server, kw)
@@ -320,11 +320,11 @@ class SandboxKernelManager(_GradingKernelManager):
         spec = self.spec
         # written by the placeholder, which bwrap starts only once the sandbox is complete;
         # a new name each time (a restarted kernel reuses the channels folder)
-        ready = Path(spec["channels"]) / f".sandbox-ready-{secrets.token_hex(8)}"
+        ready = Path(spec.channels) / f".sandbox-ready-{secrets.token_hex(8)}"
         read, write = os.pipe()
         holder = argv(["/bin/sh", "-c", ': > "$0" && exec sleep infinity', str(ready)],
-                      spec["channels"], spec.get("notebook"), spec.get("helpers", ()),
-                      spec.get("slot", 0), spec.get("env"), info_fd=write)
+                      spec.channels, spec.notebook, spec.helpers, spec.slot, spec.env,
+                      info_fd=write)
         try:
             await super()._async_launch_kernel(holder, **kw, pass_fds=(write,))
         finally:
@@ -338,8 +338,8 @@ class SandboxKernelManager(_GradingKernelManager):
             await asyncio.sleep(0.005)
         ready.unlink()
         pid = server.start({
-            "ns_pid": ns_pid, "uid": BASE_UID + spec.get("slot", 0), "cwd": WORK,
-            "env": {**environment(spec.get("env")), "PWD": WORK}, "limits": LIMITS,
+            "ns_pid": ns_pid, "uid": BASE_UID + spec.slot, "cwd": WORK,
+            "env": {**environment(spec.env), "PWD": WORK}, "limits": LIMITS,
             "connection_file": self.connection_file})
         self.provisioner.process = WarmKernel(self.provisioner.process, pid)
         # the client connects once the kernel listens: a Unix socket that is not there yet
@@ -365,12 +365,12 @@ class SandboxKernelManager(_GradingKernelManager):
 class UnsafeKernelManager(_GradingKernelManager):
     """No sandbox (`--unsafe`): the kernel runs as the grader, with rlimits only."""
 
-    spec: typing.ClassVar[dict] = {}
+    spec: typing.ClassVar[KernelSpec | None] = None
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         kw.update(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                   stderr=subprocess.DEVNULL, close_fds=True)
-        kw["env"] = {**kw.get("env", os.environ), **self.spec.get("env", {})}
+        kw["env"] = {**kw.get("env", os.environ), **self.spec.env}
         return await super()._async_launch_kernel(kernel_cmd, **kw)
 
     def format_kernel_cmd(self, extra_arguments=None):

@@ -13,6 +13,7 @@ import zoo
 from conftest import classgrade, grading, notebook, submit
 
 from grader import worker
+from grader.state import state_path
 
 
 def test_killed_run_resumes_without_regrading(tmp_path):
@@ -27,7 +28,7 @@ def test_killed_run_resumes_without_regrading(tmp_path):
     for i in range(4):
         kind = list(kinds.values())[i % 3]
         submit(course, a, f"s{i}-{kind.name}", kind.build(bases[kind.base]))
-    state = classgrade.state_path(course, a)
+    state = state_path(course, a)
     # the killed run cannot remove its scratch folder: give it one of ours (a short path,
     # for the kernels' Unix sockets) and remove that
     scratch = tempfile.mkdtemp(prefix="bp-resume-")

@@ -14,6 +14,7 @@ import pytest
 from conftest import classgrade, grading
 
 from grader import feedback, sandbox
+from grader.task import KernelSpec
 
 
 def test_grading_refuses_without_a_working_sandbox(monkeypatch, tmp_path):
@@ -126,9 +127,9 @@ async def _probe_kernel(tmp_path, warm):
     sandbox.ForkServer._servers.clear()
     channels = Path(tempfile.mkdtemp(prefix="bp-channels-", dir=tmp_path))
     channels.chmod(0o733)
-    spec = {"channels": str(channels), "slot": sandbox.acquire_slot(),
-            "env": {"BACKPROP_GRADING": "1"},
-            "helpers": {"compare.py": grading.ROOT / "notebooks" / "compare.py"}}
+    spec = KernelSpec(channels=str(channels), slot=sandbox.acquire_slot(),
+                      env={"BACKPROP_GRADING": "1"},
+                      helpers={"compare.py": grading.ROOT / "notebooks" / "compare.py"})
     km = type("ProbeKernelManager", (sandbox.SandboxKernelManager,), {"spec": spec})(
         kernel_name="python3")
     await km.start_kernel()
