@@ -17,6 +17,8 @@ import argparse
 import sys
 
 from grader import bundle, classgrade, course, export, report, service
+from grader.errors import GraderError
+from grader.state import load_state
 
 
 def main(argv=None):
@@ -46,6 +48,15 @@ def main(argv=None):
     p.add_argument("--before-due", choices=service.BEFORE_DUE, default="tests",
                    help="serve: what a student sees before the due date")
     opts = p.parse_args(argv)
+    try:
+        return run(opts, p)
+    except GraderError as err:
+        print(err, file=sys.stderr)
+        return 1
+
+
+def run(opts, p):
+    """Run the command `opts` says; `p` is the parser (for usage errors)."""
     unknown = [a for a in opts.assignments if a not in course.ASSIGNMENTS]
     if unknown and opts.command in ("release", "solutions"):
         p.error(f"no assignment {', '.join(unknown)} in source/; choose from "
@@ -76,7 +87,7 @@ def main(argv=None):
         p.error(f"{opts.command} takes one assignment, e.g. `{opts.command} ps1_perceptron`")
     (a,) = opts.assignments
     if opts.command == "report":
-        print(report.write(opts.course, a, classgrade.load_state(opts.course, a)))
+        print(report.write(opts.course, a, load_state(opts.course, a)))
         return 0
     failed = classgrade.grade_class(opts.course, a, jobs=opts.jobs, force=opts.force,
                                     scheduler=opts.scheduler, timeout=opts.timeout,

@@ -41,6 +41,7 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
+from grader.errors import GraderError
 from grader.task import KernelSpec
 
 LIMITS = {  # prlimit option: value
@@ -58,8 +59,8 @@ BASE_UID = 61000
 SYSTEM = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64")  # the host's, read-only
 
 
-class SandboxUnavailable(RuntimeError):
-    pass
+class SandboxUnavailable(GraderError, RuntimeError):
+    """The sandbox cannot be made here; the message says why and what to do."""
 
 
 _SLOT = {}  # pid -> (slot, the socket that holds it)

@@ -14,6 +14,7 @@ import pytest
 from conftest import classgrade, grading
 
 from grader import feedback, sandbox
+from grader.errors import GradingRefused
 from grader.task import KernelSpec
 
 
@@ -25,7 +26,7 @@ def test_grading_refuses_without_a_working_sandbox(monkeypatch, tmp_path):
 
     monkeypatch.setattr(sandbox, "bwrap", broken)
     course = grading.new_course(tmp_path, ["ps1_perceptron"])
-    with pytest.raises(SystemExit) as refused:
+    with pytest.raises(GradingRefused) as refused:
         classgrade.grade_class(course, "ps1_perceptron", log=lambda _: None)
     said = str(refused.value)
     assert "Refusing to grade" in said and "not installed" in said and "--unsafe" in said
