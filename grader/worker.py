@@ -1,11 +1,16 @@
 """Grade one submission: the task a worker runs, locally or on a Dask cluster.
 
-A task is self-contained plain data (the notebook's bytes, the assignment's files, the
-course's configuration and a gradebook that knows only the assignment), so it can run in
-a process of this machine or on another machine with the same environment. The worker
-builds a scratch course, autogrades there with the student's kernel in the sandbox,
-generates and sanitizes the feedback, and returns the grades, the autograded notebook and
-the feedback as plain data; the instructor's process merges them into the one gradebook.
+A Task (grader/task.py) is self-contained plain data (the notebook's bytes, the
+assignment's files, the course's configuration and a gradebook that knows only the
+assignment), so it can run in a process of this machine or on another machine with the same
+environment. The worker builds a scratch course, autogrades there with the student's kernel
+in the sandbox, generates and sanitizes the feedback, and returns a Result: the grades, the
+autograded notebook and the feedback as plain data; the instructor's process merges them
+into the one gradebook.
+
+nbgrader runs the grader's own preprocessors, configured through traitlets like nbgrader's:
+SandboxExecute (the kernels in the sandbox, from a KernelSpec) and Deduplicate here, and
+verdict.Verdicts and feedback.ScrubHiddenLines.
 """
 import copy
 import json
@@ -17,6 +22,11 @@ import time
 import typing
 from dataclasses import replace
 from pathlib import Path
+
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import DeduplicateIds, Execute
+from traitlets import Bool, Instance, Integer
 
 from grader import course as coursedir
 from grader import feedback, late, sandbox, submission, verdict
@@ -72,99 +82,91 @@ def init_worker():
     import nbgrader.converters  # noqa: F401
 
 
-def _execute_class(spec, unsafe):
-    """nbgrader's Execute: the kernel in the sandbox; survives a dead kernel; caps output."""
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-    from nbformat.v4 import new_output
-    from nbgrader.preprocessors import Execute
-    from traitlets import Integer
+class SandboxExecute(Execute):
+    """nbgrader's Execute with the kernel in the sandbox (`spec`, a KernelSpec; with `unsafe`,
+    without it): survives a kernel that dies or times out, caps outputs, and after the
+    student's run, runs the judging notebook (grader/verdict.py) in a fresh kernel."""
 
-    manager = sandbox.UnsafeKernelManager if unsafe else sandbox.SandboxKernelManager
-    manager = type("TaskKernelManager", (manager,), {"spec": spec})
+    spec = Instance(KernelSpec, allow_none=True,
+                    help="the kernels' KernelSpec (grader/task.py)").tag(config=True)
+    unsafe = Bool(False, help="run the kernels without the sandbox (--unsafe)").tag(config=True)
+    max_output_chars = Integer(20_000).tag(config=True)
+    max_restarts = Integer(3).tag(config=True)
+    max_data_bytes = Integer(8_000_000).tag(config=True)
 
-    class SandboxExecute(Execute):
-        max_output_chars = Integer(20_000).tag(config=True)
-        max_restarts = Integer(3).tag(config=True)
-        max_data_bytes = Integer(8_000_000).tag(config=True)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        manager = sandbox.UnsafeKernelManager if self.unsafe else sandbox.SandboxKernelManager
+        self.kernel_manager_class = type("TaskKernelManager", (manager,), {"spec": self.spec})
 
-        def __init__(self, *args, **kwargs):
-            kwargs["kernel_manager_class"] = manager
-            super().__init__(*args, **kwargs)
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        if not self.unsafe:
+            os.chmod(self.spec.channels, 0o711)  # the kernel may no longer write there
+        return kc
 
-        async def async_start_new_kernel_client(self):
-            kc = await super().async_start_new_kernel_client()
-            if not unsafe:
-                os.chmod(spec.channels, 0o711)  # the kernel may no longer write there
-            return kc
+    def preprocess(self, nb, resources=None, km=None):
+        """Run the notebook whole (the student's feedback), then the judging notebook in
+        a fresh sandboxed kernel: its records go to resources["backprop"]."""
+        spec = self.spec
+        ran, resources = self._run(nb, resources, km)
+        token = verdict.new_token()
+        judging, left_out = verdict.judging_notebook(
+            ran, verdict.hidden_cases(spec.folder), token,
+            verdict.helper_modules(spec.helpers))
+        judged, resources = self._run(judging, resources, km)
+        resources["backprop"] = {
+            "records": verdict.records(judged, verdict.load(spec.folder)[2].RECORD, token),
+            "left_out": left_out}
+        return ran, resources
 
-        def preprocess(self, nb, resources=None, km=None):
-            """Run the notebook whole (the student's feedback), then the judging notebook in
-            a fresh sandboxed kernel: its records go to resources["backprop"]."""
-            ran, resources = self._run(nb, resources, km)
-            token = verdict.new_token()
-            judging, left_out = verdict.judging_notebook(
-                ran, verdict.hidden_cases(spec.folder), token,
-                verdict.helper_modules(spec.helpers))
-            judged, resources = self._run(judging, resources, km)
-            resources["backprop"] = {
-                "records": verdict.records(judged, verdict.load(spec.folder)[2].RECORD,
-                                           token),
-                "left_out": left_out}
-            return ran, resources
+    def _run(self, nb, resources, km):
+        """Execute `nb` in a new kernel; a cell that kills the kernel or times out is
+        skipped (an error output says so) and the notebook is run again without it."""
+        self._skipped, self._index = {}, None
+        for _ in range(self.max_restarts + 1):
+            try:
+                if not self.unsafe:
+                    sandbox.wait_until_gone(self.spec.slot)
+                os.chmod(self.spec.channels, 0o733)
+                return super().preprocess(copy.deepcopy(nb), resources, km)
+            except (DeadKernelError, CellTimeoutError) as err:
+                self.log.warning("cell %s stopped the kernel (%s)", self._index, err)
+                self._skipped[self._index] = type(err).__name__
+        self._skipped = dict.fromkeys(range(len(nb.cells)), "TooManyCrashes")
+        return super().preprocess(copy.deepcopy(nb), resources, km)
 
-        def _run(self, nb, resources, km):
-            """Execute `nb` in a new kernel; a cell that kills the kernel or times out is
-            skipped (an error output says so) and the notebook is run again without it."""
-            self._skipped, self._index = {}, None
-            for _ in range(self.max_restarts + 1):
-                try:
-                    if not unsafe:
-                        sandbox.wait_until_gone(spec.slot)
-                    os.chmod(spec.channels, 0o733)
-                    return super().preprocess(copy.deepcopy(nb), resources, km)
-                except (DeadKernelError, CellTimeoutError) as err:
-                    self.log.warning("cell %s stopped the kernel (%s)", self._index, err)
-                    self._skipped[self._index] = type(err).__name__
-            self._skipped = dict.fromkeys(range(len(nb.cells)), "TooManyCrashes")
-            return super().preprocess(copy.deepcopy(nb), resources, km)
-
-        def preprocess_cell(self, cell, resources, index):
-            self._index = index
-            if index in self._skipped and cell.cell_type == "code":
-                why = (f"KernelDied ({self._skipped[index]}): this cell stopped the Python "
-                       "kernel (os._exit, a crash, out of memory or time), so it was skipped, "
-                       "the notebook was run again without it, and it scores 0.")
-                cell.outputs = [new_output("error", ename="KernelDied", evalue=why,
-                                           traceback=[why])]
-                return cell, self.resources
-            cell, resources = super().preprocess_cell(cell, resources, index)
-            for i, out in enumerate(cell.get("outputs", [])):
-                if out.output_type == "stream" and len(out.text) > self.max_output_chars:
-                    out.text = (out.text[: self.max_output_chars]
-                                + f"\n... output cut at {self.max_output_chars} characters ...\n")
-                elif "data" in out and len(json.dumps(out.data)) > self.max_data_bytes:
-                    cell.outputs[i] = new_output(
-                        "stream", name="stdout",
-                        text=f"... an output over {self.max_data_bytes} bytes was dropped ...\n")
-            return cell, resources
-
-    return SandboxExecute
+    def preprocess_cell(self, cell, resources, index):
+        self._index = index
+        if index in self._skipped and cell.cell_type == "code":
+            why = (f"KernelDied ({self._skipped[index]}): this cell stopped the Python "
+                   "kernel (os._exit, a crash, out of memory or time), so it was skipped, "
+                   "the notebook was run again without it, and it scores 0.")
+            cell.outputs = [new_output("error", ename="KernelDied", evalue=why,
+                                       traceback=[why])]
+            return cell, self.resources
+        cell, resources = super().preprocess_cell(cell, resources, index)
+        for i, out in enumerate(cell.get("outputs", [])):
+            if out.output_type == "stream" and len(out.text) > self.max_output_chars:
+                out.text = (out.text[: self.max_output_chars]
+                            + f"\n... output cut at {self.max_output_chars} characters ...\n")
+            elif "data" in out and len(json.dumps(out.data)) > self.max_data_bytes:
+                cell.outputs[i] = new_output(
+                    "stream", name="stdout",
+                    text=f"... an output over {self.max_data_bytes} bytes was dropped ...\n")
+        return cell, resources
 
 
-def _deduplicate_class():
+class Deduplicate(DeduplicateIds):
     """nbgrader's DeduplicateIds leaves `"nbgrader": {}` on the dropped copy of a duplicated
-    grade cell, which crashes OverwriteCells.add_missing_cells; drop the key instead."""
-    from nbgrader.preprocessors import DeduplicateIds
+    grade cell, which crashes OverwriteCells.add_missing_cells; this drops the key instead."""
 
-    class Deduplicate(DeduplicateIds):
-        def preprocess(self, nb, resources):
-            nb, resources = super().preprocess(nb, resources)
-            for cell in nb.cells:
-                if cell.metadata.get("nbgrader") == {}:
-                    del cell.metadata["nbgrader"]
-            return nb, resources
-
-    return Deduplicate
+    def preprocess(self, nb, resources):
+        nb, resources = super().preprocess(nb, resources)
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader") == {}:
+                del cell.metadata["nbgrader"]
+        return nb, resources
 
 
 def _overrides(task, spec, hidden, course):
@@ -197,15 +199,17 @@ def _overrides(task, spec, hidden, course):
         "Execute.kernel_name": "python3",
         "Execute.shutdown_kernel": "immediate",  # the sandbox goes with it: nothing to save
         "Autograde.sanitize_preprocessors": [
-            ClearOutput, _deduplicate_class(), OverwriteKernelspec, OverwriteCells,
+            ClearOutput, Deduplicate, OverwriteKernelspec, OverwriteCells,
             CheckCellMetadata],
         "Autograde.autograde_preprocessors": [
-            _execute_class(spec, task.unsafe),
+            SandboxExecute,
             verdict.Verdicts,
             IgnorePattern, ClearMetadataPreprocessor,
             LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata],
         "GenerateFeedback.preprocessors": steps,
         "ScrubHiddenLines.lines": sorted(hidden),
+        "SandboxExecute.spec": spec,
+        "SandboxExecute.unsafe": task.unsafe,
         "Verdicts.folder": str(spec.folder),
         "Verdicts.helpers": sorted(verdict.helper_modules(spec.helpers)),
     }
