@@ -70,10 +70,13 @@ lab: $(STAMP)
 	PYTHONPATH=$(CURDIR) $(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) \
 		--ServerApp.root_dir=$(CURDIR) $(LAB_EXTENSIONS) $(if $(filter 0,$(shell id -u)),--allow-root)
 
-# the fast tier: lint, then the tests that need no kernel, no sandbox and no browser
+# the fast tier: lint, then the tests that need no sandbox, no browser and no grading run
+# (test_preprocessors.py starts one plain kernel)
 CHECK_TESTS := tests/test_rules.py tests/test_mistakes.py tests/test_mistakes_ps3.py \
 	tests/test_release.py tests/test_lint.py tests/test_lectures.py tests/test_helpers_hold_no_answer.py \
-	tests/test_similarity.py tests/test_autograde.py tests/test_validate_summary.py
+	tests/test_similarity.py tests/test_autograde.py tests/test_validate_summary.py \
+	tests/test_task.py tests/test_submission.py tests/test_merge.py tests/test_cli.py \
+	tests/test_preprocessors.py
 check: $(STAMP)
 	@scratch=$$(mktemp -d "$${TMPDIR:-/tmp}/bp-check-XXXXXX") || exit 1; \
 	OMP_NUM_THREADS=1 $(BIN)/pytest -n $(JOBS) -p no:cacheprovider -q \

@@ -29,8 +29,9 @@ import nbformat
 import zoo
 from nbclient import NotebookClient
 
-from grader import classgrade
 from grader import course as coursedir
+from grader import report
+from grader.state import state_path
 
 BIN = Path(sys.executable).parent
 
@@ -99,17 +100,17 @@ def main():
 
         t_cold = grade(cold, BP_COLD_KERNELS="1")
         t_ours = grade(ours)
-        warm_is_cold = all(classgrade.scores(ours, a, s) == classgrade.scores(cold, a, s)
+        warm_is_cold = all(report.scores(ours, a, s) == report.scores(cold, a, s)
                            for s in students)
         floor = alone(plain, a, students)
         kinds = {s: next(k for k in zoo.ZOOS[a] if k.base == ("source" if i % 2 == 0
                                                              else "release") and not k.steps)
                  for i, s in enumerate(students)}
         plain_zero = all(v == 0 for s in students
-                         for v, _ in classgrade.scores(plain, a, s).values())
+                         for v, _ in report.scores(plain, a, s).values())
         differ = {}
         for s in students:
-            got = classgrade.scores(ours, a, s)
+            got = report.scores(ours, a, s)
             want = zoo.expected_scores(kinds[s], {g: m for g, (_, m) in got.items()})
             if {g: v for g, (v, _) in got.items()} != want:
                 differ[s] = (got, want)
@@ -117,7 +118,7 @@ def main():
         for s, (got, want) in differ.items():
             print(f"{s}: " + ", ".join(f"{g} {got[g][0]} (expected {want[g]})"
                                        for g in got if got[g][0] != want[g]))
-        state = json.loads(classgrade.state_path(ours, a).read_text())
+        state = json.loads(state_path(ours, a).read_text())
         per_task = sum(state[s]["seconds"] for s in students) / n
     mean_floor = sum(floor) / n
     print(f"{a}, {n} submissions (half correct, half untouched), --jobs {opts.jobs}")

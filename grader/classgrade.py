@@ -2,20 +2,22 @@
 
     grade_class(course, assignment, jobs=2)
 
+grade_class is plan -> run -> merge -> publish, over the types of grader/task.py:
 1. An LMS download in downloaded/<a>/archive is collected into submitted/ (bad members
-   skipped, each named).
-2. Every submission whose content (and the assignment's) is unchanged since it was last
-   graded is skipped, unless force=True.
-3. The rest become tasks (grader.worker.grade), run by `jobs` worker processes that keep
+   skipped, each named: submission.collect).
+2. plan: every submission whose content (and the assignment's) is unchanged since it was
+   last graded is skipped, unless force=True (grader/state.py); the rest become Tasks, with
+   the notes on what was submitted (submission.notes).
+3. run: the Tasks are graded (grader.worker.grade) by `jobs` worker processes that keep
    nbgrader imported, or by a Dask cluster (scheduler="tcp://host:8786").
-4. The instructor's process merges each result into the one gradebook as it arrives, with
-   its autograded notebook and its feedback, and records it in autograded/.bp-<a>.json:
-   an interruption loses nothing already merged, and the next run resumes.
-5. grades.csv (every student that has a grade, and any problem met) and the class report.
+4. merge: the instructor's process writes each Result into the one gradebook as it
+   arrives, with its autograded notebook and its feedback, and records its Outcome in
+   autograded/.bp-<a>.json: an interruption loses nothing already merged, and the next run
+   resumes.
+5. publish: grades.csv (every student that has a grade, and any problem met), the summary
+   and the class report (grader/report.py).
 """
 import datetime
-import hashlib
-import json
 import multiprocessing
 import os
 import shutil
@@ -27,8 +29,9 @@ from pathlib import Path
 
 from grader import course as coursedir
 from grader import late, report, sandbox, submission, worker
-
-VERSION = "grader-2"  # part of every content hash: a new grader regrades everything
+from grader.errors import GradingRefused
+from grader.state import load_state, save_state, sha256, unchanged
+from grader.task import Outcome, Task
 
 
 def _released(course, a):
@@ -51,68 +54,47 @@ def _template(course, a, tmp):
     return (scratch / "gradebook.db").read_bytes(), (release / f"{a}.ipynb").read_bytes()
 
 
-def state_path(course, a):
-    return Path(course) / "autograded" / f".bp-{a}.json"
-
-
-def load_state(course, a):
-    path = state_path(course, a)
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _save_state(course, a, state):
-    path = state_path(course, a)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
-    os.replace(tmp, path)
-
-
-def _merge(course, a, result):
-    """Write one result into the gradebook, autograded/ and feedback/."""
+def _record_grades(course, a, student, grades):
+    """Write a submission's Grades into the course's gradebook."""
     import warnings
 
     from nbgrader.api import MissingEntry
     from sqlalchemy.exc import SAWarning
 
-    student, grades = result["student"], result["grades"]
-    if grades:
-        warnings.simplefilter("ignore", SAWarning)  # nbgrader's add_submission is noisy
-        stamp = grades["timestamp"]
-        stamp = datetime.datetime.fromisoformat(stamp) if stamp else None
-        with coursedir.gradebook(course) as gb:
-            gb.update_or_create_student(student)
-            try:
-                gb.find_submission(a, student)
-                sub = gb.update_or_create_submission(a, student, timestamp=stamp)
-            except MissingEntry:
-                sub = gb.add_submission(a, student, timestamp=stamp)
-            for nb in sub.notebooks:
-                data = grades["notebooks"].get(nb.name, {})
-                nb.late_submission_penalty = data.get("late_submission_penalty")
-                for g in nb.grades:
-                    for key, value in data.get("grades", {}).get(g.name, {}).items():
-                        setattr(g, key, value)
-                for c in nb.comments:
-                    c.auto_comment = data.get("comments", {}).get(c.name, {}).get("auto_comment")
-            gb.db.commit()
-    for kind in ("autograded", "feedback"):
-        folder = Path(course) / kind / student / a
-        if result[kind]:
+    warnings.simplefilter("ignore", SAWarning)  # nbgrader's add_submission is noisy
+    stamp = datetime.datetime.fromisoformat(grades.timestamp) if grades.timestamp else None
+    with coursedir.gradebook(course) as gb:
+        gb.update_or_create_student(student)
+        try:
+            gb.find_submission(a, student)
+            sub = gb.update_or_create_submission(a, student, timestamp=stamp)
+        except MissingEntry:
+            sub = gb.add_submission(a, student, timestamp=stamp)
+        for nb in sub.notebooks:
+            data = grades.notebooks.get(nb.name)
+            nb.late_submission_penalty = data.late_submission_penalty if data else None
+            for g in nb.grades:
+                for key, value in (data.grades.get(g.name, {}) if data else {}).items():
+                    setattr(g, key, value)
+            for c in nb.comments:
+                c.auto_comment = data.comments.get(c.name) if data else None
+        gb.db.commit()
+
+
+def merge(course, a, result):
+    """Write one Result into the gradebook, autograded/ and feedback/; returns the Outcome
+    the resume state records of it."""
+    if result.grades:
+        _record_grades(course, a, result.student, result.grades)
+    for kind, files in (("autograded", result.autograded), ("feedback", result.feedback)):
+        folder = Path(course) / kind / result.student / a
+        if files:
             shutil.rmtree(folder, ignore_errors=True)
-            for rel, data in result[kind].items():
+            for rel, data in files.items():
                 (folder / rel).parent.mkdir(parents=True, exist_ok=True)
                 (folder / rel).write_bytes(data)
-
-
-def _sha256(*parts):
-    h = hashlib.sha256(VERSION.encode())
-    for part in parts:
-        h.update(hashlib.sha256(part).digest())
-    return h.hexdigest()
+    return Outcome(sha256=None if result.reason else result.sha256, notes=result.notes,
+                   reason=result.reason, seconds=result.seconds)
 
 
 class Progress:
@@ -161,102 +143,72 @@ def _run_dask(tasks, scheduler):
             yield fut.result()
 
 
-def grade_class(course, a, jobs=None, force=False, scheduler=None, timeout=None,
-                unsafe=False, log=print, done=None):
-    """Grade every submission of `a`; returns {student: reason} for those not graded.
-    `done(student, reason)` is called as each result is merged (the grading service)."""
-    course = Path(course).resolve()
-    jobs = max(1, int(jobs or os.cpu_count() or 1))
-    if not unsafe:
-        why = sandbox.check_available()
-        if why:
-            raise SystemExit(f"Refusing to grade: the sandbox cannot run here: {why} "
+def _require_sandbox():
+    why = sandbox.check_available()
+    if why:
+        raise GradingRefused(f"Refusing to grade: the sandbox cannot run here: {why} "
                              "Grading untrusted code without it is unsafe; pass --unsafe "
                              "only for work you trust.")
-    cfg = coursedir.config(course)
-    pattern = cfg.FileNameCollectorPlugin.named_regexp
-    _, skipped_members = submission.collect(course, a, pattern, log=log)
+
+
+def _receive(course, a, log):
+    """Collect an LMS download, record the assignment and its due date in the gradebook;
+    returns the LMS members skipped (one line each)."""
+    pattern = coursedir.config(course).FileNameCollectorPlugin.named_regexp
+    _, skipped = submission.collect(course, a, pattern, log=log)
     if not _released(course, a):
         coursedir.generate_release(course, a)  # records the assignment's cells
     late.set_duedate(course, a)
-    students = sorted(p.parent.name for p in (course / "submitted").glob(f"*/{a}")
-                      if p.is_dir())
-    state = load_state(course, a)
-    failed = {}
+    return skipped
+
+
+def students_of(course, a):
+    """Every student with a submission of `a` in submitted/, sorted."""
+    return sorted(p.parent.name for p in (Path(course) / "submitted").glob(f"*/{a}")
+                  if p.is_dir())
+
+
+def plan(course, a, students, state, tmp, force=False, timeout=None, unsafe=False,
+         local=True):
+    """A Task for each of `students` whose submission of `a` changed since it was graded (each
+    one, with force). `tmp`: the folder of the class's scratch files (and of the tasks' own,
+    if `local`)."""
     source = {p.name: p.read_bytes() for p in sorted((course / "source" / a).iterdir())
               if p.is_file()}
-    source_hash = _sha256(late.fingerprint(course, a),
-                          *(n.encode() + b"\0" + d for n, d in source.items()))
-    with tempfile.TemporaryDirectory(prefix="bp-class-") as tmp:
-        gradebook, release = _template(course, a, tmp)
-        tasks = []
-        for student in students:
-            folder = course / "submitted" / student / a
-            nb_path = folder / f"{a}.ipynb"
-            top = course / "submitted"
-            raw, link = submission.read_regular(nb_path, top)
-            # what nbgrader's collect writes next to the notebook; releasing feedback needs it
-            meta = {n: data for n in submission.METADATA
-                    for data, why in [submission.read_regular(folder / n, top)]
-                    if data and not why}
-            sha = _sha256(source_hash.encode(), raw, *meta.values())
-            if not force and state.get(student, {}).get("sha256") == sha \
-                    and not state[student].get("reason"):
-                continue
-            notes = [link] if link else []
-            if not link and not nb_path.exists():
-                others = sorted(p.name for p in folder.glob("*.ipynb"))
-                notes.append(f"No {a}.ipynb was submitted"
-                             + (f" (found {', '.join(others)})" if others else "")
-                             + "; it was graded as an empty submission.")
-                if len(others) == 1:
-                    raw, link = submission.read_regular(folder / others[0], top)
-                    notes[-1] = link or (f"The notebook was submitted as {others[0]} instead "
-                                         f"of {a}.ipynb; it was graded under the right name.")
-            ignored = submission.ignored_files(folder, f"{a}.ipynb", source)
-            if ignored:
-                notes.append("Only the notebook is graded; these files next to it were "
-                             "ignored (the course's own helpers were used): "
-                             + ", ".join(ignored) + ".")
-            tasks.append({"assignment": a, "student": student, "notebook": raw,
-                          "metadata": meta,
-                          "source": source, "config": (course / "nbgrader_config.py")
-                          .read_bytes(), "gradebook": gradebook, "release": release,
-                          "timeout": timeout, "unsafe": unsafe, "notes": notes,
-                          "sha256": sha, "tmpdir": None if scheduler else tmp})
-        unchanged = len(students) - len(tasks)
-        if unchanged:
-            log(f"{unchanged} submission(s) unchanged since they were graded: skipped "
-                "(--force regrades them)")
-        progress = Progress(len(tasks), log) if tasks else None
-        results = _run_dask(tasks, scheduler) if scheduler else _run_local(tasks, jobs)
-        try:
-            for result in results:
-                _merge(course, a, result)
-                student = result["student"]
-                if result["reason"]:
-                    failed[student] = result["reason"]
-                state[student] = {"sha256": result["sha256"] if not result["reason"] else None,
-                                  "notes": result["notes"], "reason": result["reason"],
-                                  "seconds": result["seconds"]}
-                _save_state(course, a, state)
-                progress.step(student, result["reason"], result["seconds"])
-                if done:
-                    done(student, result["reason"])
-        except KeyboardInterrupt:
-            log("interrupted: every submission graded so far is saved; run the same command "
-                "again to grade the rest.")
-            raise
-        finally:
-            write_grades_csv(course)
+    source_hash = sha256(late.fingerprint(course, a),
+                         *(n.encode() + b"\0" + d for n, d in source.items()))
+    gradebook, release = _template(course, a, tmp)
+    config = (course / "nbgrader_config.py").read_bytes()
+    tasks = []
+    for student in students:
+        raw, meta, link = submission.submitted(course, a, student)
+        sha = sha256(source_hash.encode(), raw, *meta.values())
+        if not force and unchanged(state, student, sha):
+            continue
+        raw, notes = submission.notes(course, a, student, raw, link, source)
+        tasks.append(Task(assignment=a, student=student, notebook=raw, metadata=meta,
+                          source=source, config=config, gradebook=gradebook, release=release,
+                          timeout=timeout, unsafe=unsafe, notes=tuple(notes), sha256=sha,
+                          tmpdir=tmp if local else None))
+    return tasks
+
+
+def run(tasks, jobs, scheduler=None):
+    """The Result of every Task, as each is ready: on `jobs` worker processes, or on the Dask
+    cluster at `scheduler`."""
+    return _run_dask(tasks, scheduler) if scheduler else _run_local(tasks, jobs)
+
+
+def publish(course, a, students, state, failed, skipped, graded_now, unsafe, log):
+    """Say what was graded and every problem met, and write the class report."""
     n_graded = sum(1 for s in students if s not in failed)
-    log(f"graded {n_graded} of {len(students)} submissions of {a} ({len(tasks)} this run, "
-        f"{unchanged} unchanged); grades in {course / 'grades.csv'}, feedback in "
-        f"{course / 'feedback'}")
-    for line in skipped_members:
+    log(f"graded {n_graded} of {len(students)} submissions of {a} ({graded_now} this run, "
+        f"{len(students) - graded_now} unchanged); grades in {course / 'grades.csv'}, feedback "
+        f"in {course / 'feedback'}")
+    for line in skipped:
         log(f"SKIPPED {line}")
     for student in students:
-        for note in state.get(student, {}).get("notes", []):
+        for note in state[student].notes if student in state else ():
             log(f"NOTE {student}: {note}")
     for student, reason in failed.items():
         log(f"NOT GRADED {student}: {reason}")
@@ -264,43 +216,38 @@ def grade_class(course, a, jobs=None, force=False, scheduler=None, timeout=None,
         log("WARNING: graded with --unsafe: student code ran without the sandbox.")
     report.write(course, a, state, unsafe=unsafe)
     log(f"class report: {course / 'report' / a / 'index.html'}")
+
+
+def grade_class(course, a, jobs=None, force=False, scheduler=None, timeout=None,
+                unsafe=False, log=print, done=None):
+    """Grade every submission of `a`; returns {student: reason} for those not graded.
+    `done(student, reason)` is called as each result is merged (the grading service)."""
+    course = Path(course).resolve()
+    jobs = max(1, int(jobs or os.cpu_count() or 1))
+    if not unsafe:
+        _require_sandbox()
+    skipped = _receive(course, a, log)
+    students, state, failed = students_of(course, a), load_state(course, a), {}
+    with tempfile.TemporaryDirectory(prefix="bp-class-") as tmp:
+        tasks = plan(course, a, students, state, tmp, force, timeout, unsafe, not scheduler)
+        if len(students) > len(tasks):
+            log(f"{len(students) - len(tasks)} submission(s) unchanged since they were graded: "
+                "skipped (--force regrades them)")
+        progress = Progress(len(tasks), log) if tasks else None
+        try:
+            for result in run(tasks, jobs, scheduler):
+                state[result.student] = merge(course, a, result)
+                save_state(course, a, state)
+                if result.reason:
+                    failed[result.student] = result.reason
+                progress.step(result.student, result.reason, result.seconds)
+                if done:
+                    done(result.student, result.reason)
+        except KeyboardInterrupt:
+            log("interrupted: every submission graded so far is saved; run the same command "
+                "again to grade the rest.")
+            raise
+        finally:
+            report.write_grades_csv(course)
+    publish(course, a, students, state, failed, skipped, len(tasks), unsafe, log)
     return failed
-
-
-COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name",
-           "email", "raw_score", "late_submission_penalty", "score", "max_score", "problem"]
-
-
-def write_grades_csv(course):
-    """grades.csv: nbgrader's export columns plus `problem`, for every student with a grade."""
-    import csv
-
-    course = Path(course)
-    if not (course / "gradebook.db").exists():
-        return
-    rows = []
-    with coursedir.gradebook(course) as gb:
-        for assignment in gb.assignments:
-            state = load_state(course, assignment.name)
-            for sub in assignment.submissions:
-                info = state.get(sub.student.id, {})
-                problem = " ".join(([info["reason"]] if info.get("reason") else [])
-                                   + info.get("notes", []))
-                penalty = sub.late_submission_penalty or 0.0
-                rows.append([assignment.name, assignment.duedate, sub.timestamp, sub.student.id,
-                             sub.student.last_name, sub.student.first_name, sub.student.email,
-                             sub.score, penalty, max(0.0, sub.score - penalty), sub.max_score,
-                             problem])
-    tmp = course / "grades.csv.tmp"
-    with tmp.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(COLUMNS)
-        writer.writerows(["" if v is None else v for v in row] for row in rows)
-    os.replace(tmp, course / "grades.csv")
-
-
-def scores(course, a, student):
-    """{grade_id: (score, max_score)} of one graded submission, from the gradebook."""
-    with coursedir.gradebook(course) as gb:
-        sub = gb.find_submission(a, student)
-        return {g.name: (g.score, g.max_score) for nb in sub.notebooks for g in nb.grades}

@@ -35,6 +35,7 @@ from nbgrader.plugins import ExportPlugin
 from traitlets import Unicode
 
 from grader import late, report
+from grader.errors import GraderError
 
 FORMATS = ("canvas", "moodle", "parts")
 ROSTER_COLUMNS = ("student_id", "name", "email", "lms_id", "sis_id", "login_id", "section")
@@ -173,8 +174,8 @@ def collect(course, assignments, roster=None, gradebook=None):
             try:
                 assignment = gb.find_assignment(a)
             except MissingEntry:
-                raise SystemExit(f"The gradebook has no assignment {a}: grade it first "
-                                 f"(make grade A={a}).") from None
+                raise GraderError(f"The gradebook has no assignment {a}: grade it first "
+                                  f"(make grade A={a}).") from None
             nothing[a] = _nothing(assignment)
             for sub in assignment.submissions:
                 st = sub.student
@@ -292,15 +293,16 @@ def export(course, assignments, fmt, roster=None, dest=None, gradebook=None, log
     if it exists)."""
     course = Path(course)
     if fmt not in FORMATS:
-        raise SystemExit(f"Unknown export format {fmt!r}: choose one of {', '.join(FORMATS)}.")
+        raise GraderError(f"Unknown export format {fmt!r}: choose one of "
+                          f"{', '.join(FORMATS)}.")
     if gradebook is None and not (course / "gradebook.db").is_file():
-        raise SystemExit(f"No gradebook.db in {course}: grade first (make grade A=...).")
+        raise GraderError(f"No gradebook.db in {course}: grade first (make grade A=...).")
     if roster is None and (course / "roster.csv").is_file():
         roster = course / "roster.csv"
     try:
         people = read_roster(roster) if roster else None
     except RosterError as err:
-        raise SystemExit(str(err)) from None
+        raise GraderError(str(err)) from None
     students = collect(course, assignments, people, gradebook)
     dest = Path(dest) if dest else course / "exports" / f"{fmt}-{'-'.join(assignments)}.csv"
     write(fmt, students, assignments, dest)
@@ -324,9 +326,12 @@ class _LmsExport(ExportPlugin):
         coursedir = getattr(self.parent, "coursedir", None)
         course = Path(coursedir.root if coursedir else ".")
         names = [str(a) for a in self.assignment] or [a.name for a in gradebook.assignments]
-        export(course, names, self.fmt, roster=self.roster or None,
-               dest=self.to or course / f"{self.fmt}.csv", gradebook=gradebook,
-               log=self.log.info)
+        try:
+            export(course, names, self.fmt, roster=self.roster or None,
+                   dest=self.to or course / f"{self.fmt}.csv", gradebook=gradebook,
+                   log=self.log.info)
+        except GraderError as err:  # nbgrader's command line: its sentence, status 1
+            raise SystemExit(str(err)) from None
 
 
 class CanvasExport(_LmsExport):

@@ -15,6 +15,8 @@ import math
 from nbgrader.plugins import LateSubmissionPlugin
 from traitlets import Dict, Float, Integer, Unicode
 
+from grader.errors import GraderError
+
 DAY = 86400
 
 
@@ -59,8 +61,8 @@ def duedate(course, a):
     try:
         return parse_utc(text)
     except (ValueError, OverflowError) as err:
-        raise SystemExit(f"The due date of {a} in nbgrader_config.py ({text!r}) is not a date; "
-                         "write it like '2026-10-05 23:59:00 UTC'.") from err
+        raise GraderError(f"The due date of {a} in nbgrader_config.py ({text!r}) is not a "
+                          "date; write it like '2026-10-05 23:59:00 UTC'.") from err
 
 
 def set_duedate(course, a):

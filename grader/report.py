@@ -18,6 +18,7 @@ from the same cells by `mistakes_by_cell` (the student table, the LMS exports).
 """
 import base64
 import csv
+import os
 import re
 from collections import Counter
 from html import escape
@@ -28,6 +29,8 @@ import nbformat
 from grader import course as coursedir
 from grader import similarity
 from grader.parts import grade_cells
+from grader.state import load_state
+from grader.task import Outcome
 
 WHAT = re.compile(r"[\w.\[\]']+")  # the checked name that starts a check's message
 # the mistake, without the "." that ends it (or the ".)" of a message in parentheses, as in
@@ -160,7 +163,8 @@ def _list(items):
 
 
 def write(course, a, state=None, unsafe=False):
-    """Write report/<a>/ from the gradebook and autograded/; returns the folder.
+    """Write report/<a>/ from the gradebook and autograded/ (with the problems met in
+    `state`, {student: Outcome}, see grader/state.py); returns the folder.
 
     index.html is one self-contained page (its histogram embedded), with links to each
     student's feedback in feedback/<student>/<a>/."""
@@ -207,7 +211,7 @@ def write(course, a, state=None, unsafe=False):
         w.writerow(["student_a", "student_b", "score", "shared_nodes", "functions"])
         w.writerows((p.a, p.b, p.score, p.shared, " ".join(n for n, _, _ in p.functions))
                     for p in pairs)
-    problems = {s: i for s, i in (state or {}).items() if i.get("reason") or i.get("notes")}
+    problems = {s: i for s, i in (state or {}).items() if i.reason or i.notes}
     mean = sum(totals.values()) / len(totals) if totals else 0
     html = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
             "<meta name='viewport' content='width=device-width, initial-scale=1'>",
@@ -249,7 +253,7 @@ def write(course, a, state=None, unsafe=False):
                        students))
     html.append("<h2>Problems met while grading</h2>")
     html.append(_list([f"{escape(student)}: " + escape(" ".join(filter(
-        None, [info.get("reason"), *info.get("notes", [])])))
+        None, [info.reason, *info.notes])))
         for student, info in sorted(problems.items())]))
     html += similarity_html(pairs)
     html.append("</body></html>")
@@ -293,3 +297,39 @@ def similarity_html(pairs):
                  f"<td><pre>{escape(right)}</pre></td></tr>" for name, left, right in p.functions]
         html.append("</table>")
     return html
+
+
+COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name",
+           "email", "raw_score", "late_submission_penalty", "score", "max_score", "problem"]
+
+
+def write_grades_csv(course):
+    """grades.csv: nbgrader's export columns plus `problem`, for every student with a grade."""
+    course = Path(course)
+    if not (course / "gradebook.db").exists():
+        return
+    rows = []
+    with coursedir.gradebook(course) as gb:
+        for assignment in gb.assignments:
+            state = load_state(course, assignment.name)
+            for sub in assignment.submissions:
+                info = state.get(sub.student.id, Outcome())
+                problem = " ".join(([info.reason] if info.reason else []) + list(info.notes))
+                penalty = sub.late_submission_penalty or 0.0
+                rows.append([assignment.name, assignment.duedate, sub.timestamp, sub.student.id,
+                             sub.student.last_name, sub.student.first_name, sub.student.email,
+                             sub.score, penalty, max(0.0, sub.score - penalty), sub.max_score,
+                             problem])
+    tmp = course / "grades.csv.tmp"
+    with tmp.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(COLUMNS)
+        writer.writerows(["" if v is None else v for v in row] for row in rows)
+    os.replace(tmp, course / "grades.csv")
+
+
+def scores(course, a, student):
+    """{grade_id: (score, max_score)} of one graded submission, from the gradebook."""
+    with coursedir.gradebook(course) as gb:
+        sub = gb.find_submission(a, student)
+        return {g.name: (g.score, g.max_score) for nb in sub.notebooks for g in nb.grades}

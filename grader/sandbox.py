@@ -18,20 +18,17 @@ outside the size-limited tmpfs.
 
 As root, kernels start warm: the sandbox is made the same way around a placeholder, and the
 kernel is forked into it by this worker's fork server, which has imported torch once
-(grader/forkserver.py; BP_COLD_KERNELS=1 turns it off).
+(grader/warm.py, the client, and grader/forkserver.py, the server; BP_COLD_KERNELS=1 turns
+it off).
 """
 import asyncio
-import json
 import os
 import secrets
-import select
 import shutil
 import socket
 import subprocess
 import sys
 import sysconfig
-import tempfile
-import threading
 import time
 import typing
 from pathlib import Path
@@ -40,6 +37,10 @@ from queue import Empty
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
+
+from grader.errors import GraderError
+from grader.task import KernelSpec
+from grader.warm import ForkServer, WarmKernel, first_json
 
 LIMITS = {  # prlimit option: value
     "--as": int(os.environ.get("BP_KERNEL_MEMORY", str(4 << 30))),
@@ -56,8 +57,8 @@ BASE_UID = 61000
 SYSTEM = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64")  # the host's, read-only
 
 
-class SandboxUnavailable(RuntimeError):
-    pass
+class SandboxUnavailable(GraderError, RuntimeError):
+    """The sandbox cannot be made here; the message says why and what to do."""
 
 
 _SLOT = {}  # pid -> (slot, the socket that holds it)
@@ -278,15 +279,14 @@ class _GradingKernelManager(AsyncKernelManager):
 class SandboxKernelManager(_GradingKernelManager):
     """A kernel manager whose kernel runs in the sandbox and talks over Unix sockets.
 
-    Set `spec` (a dict: channels, notebook, helpers, slot, env, and scratch: a folder for
-    the fork server's start) before the kernel starts.
+    Set `spec` (a KernelSpec, grader/task.py) before the kernel starts.
     """
 
-    spec: typing.ClassVar[dict] = {}
+    spec: typing.ClassVar[KernelSpec | None] = None
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        channels = Path(self.spec["channels"])
+        channels = Path(self.spec.channels)
         self.transport = "ipc"
         self.ip = str(channels / "k")
         self.connection_file = str(channels / "kernel.json")
@@ -297,8 +297,7 @@ class SandboxKernelManager(_GradingKernelManager):
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
         spec = self.spec
-        return argv(cmd, spec["channels"], spec.get("notebook"), spec.get("helpers", ()),
-                    spec.get("slot", 0), spec.get("env"))
+        return argv(cmd, spec.channels, spec.notebook, spec.helpers, spec.slot, spec.env)
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         # no file descriptor of the grader reaches the kernel but its channels
@@ -306,7 +305,7 @@ class SandboxKernelManager(_GradingKernelManager):
                   stderr=subprocess.DEVNULL, close_fds=True)
         kw.pop("env", None)  # bwrap --clearenv sets the kernel's environment
         # the fork server's scratch home goes in the task's folder, removed with it
-        server = ForkServer.mine(self.spec.get("scratch"))
+        server = ForkServer.mine(self.spec.scratch, environment())
         if server is not None:
             try:
                 return await self._launch_warm(server, kw)
@@ -320,17 +319,17 @@ class SandboxKernelManager(_GradingKernelManager):
         spec = self.spec
         # written by the placeholder, which bwrap starts only once the sandbox is complete;
         # a new name each time (a restarted kernel reuses the channels folder)
-        ready = Path(spec["channels"]) / f".sandbox-ready-{secrets.token_hex(8)}"
+        ready = Path(spec.channels) / f".sandbox-ready-{secrets.token_hex(8)}"
         read, write = os.pipe()
         holder = argv(["/bin/sh", "-c", ': > "$0" && exec sleep infinity', str(ready)],
-                      spec["channels"], spec.get("notebook"), spec.get("helpers", ()),
-                      spec.get("slot", 0), spec.get("env"), info_fd=write)
+                      spec.channels, spec.notebook, spec.helpers, spec.slot, spec.env,
+                      info_fd=write)
         try:
             await super()._async_launch_kernel(holder, **kw, pass_fds=(write,))
         finally:
             os.close(write)
         with os.fdopen(read, "rb") as info:
-            ns_pid = _first_json(info)["child-pid"]
+            ns_pid = first_json(info)["child-pid"]
         deadline = time.monotonic() + 60
         while not ready.exists():
             if self.provisioner.process.poll() is not None or time.monotonic() > deadline:
@@ -338,8 +337,8 @@ class SandboxKernelManager(_GradingKernelManager):
             await asyncio.sleep(0.005)
         ready.unlink()
         pid = server.start({
-            "ns_pid": ns_pid, "uid": BASE_UID + spec.get("slot", 0), "cwd": WORK,
-            "env": {**environment(spec.get("env")), "PWD": WORK}, "limits": LIMITS,
+            "ns_pid": ns_pid, "uid": BASE_UID + spec.slot, "cwd": WORK,
+            "env": {**environment(spec.env), "PWD": WORK}, "limits": LIMITS,
             "connection_file": self.connection_file})
         self.provisioner.process = WarmKernel(self.provisioner.process, pid)
         # the client connects once the kernel listens: a Unix socket that is not there yet
@@ -365,138 +364,15 @@ class SandboxKernelManager(_GradingKernelManager):
 class UnsafeKernelManager(_GradingKernelManager):
     """No sandbox (`--unsafe`): the kernel runs as the grader, with rlimits only."""
 
-    spec: typing.ClassVar[dict] = {}
+    spec: typing.ClassVar[KernelSpec | None] = None
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         kw.update(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                   stderr=subprocess.DEVNULL, close_fds=True)
-        kw["env"] = {**kw.get("env", os.environ), **self.spec.get("env", {})}
+        kw["env"] = {**kw.get("env", os.environ), **self.spec.env}
         return await super()._async_launch_kernel(kernel_cmd, **kw)
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
         return ["prlimit", *(f"{k}={v}" for k, v in LIMITS.items() if k != "--nproc"), "--",
                 *cmd]
-
-
-# --- warm kernels (grader/forkserver.py) -----------------------------------------------
-
-def _first_json(stream):
-    """The first JSON object written to `stream` (bwrap's --info-fd)."""
-    data = b""
-    while True:
-        chunk = stream.read1(4096)
-        if not chunk:
-            raise RuntimeError("bubblewrap exited before it said which process is the sandbox")
-        data += chunk
-        try:
-            return json.loads(data)
-        except ValueError:
-            continue
-
-
-class ForkServer:
-    """This process's fork server (grader/forkserver.py), started on first use: as root,
-    with the sandbox available, unless BP_COLD_KERNELS=1. mine() is None where kernels
-    start cold."""
-
-    _servers: typing.ClassVar[dict] = {}  # pid of the owning process -> server or None
-    _lock = threading.Lock()  # a Dask worker may run tasks in several threads
-
-    @classmethod
-    def mine(cls, scratch=None):
-        with cls._lock:
-            return cls._mine(scratch)
-
-    @classmethod
-    def _mine(cls, scratch):
-        pid = os.getpid()
-        server = cls._servers.get(pid)
-        if server is not None and server.process.poll() is not None:
-            del cls._servers[pid]  # it died (with the thread that started it): start another
-        if pid not in cls._servers:
-            cls._servers.clear()  # a forked worker does not inherit its parent's server
-            usable = os.geteuid() == 0 and os.environ.get("BP_COLD_KERNELS") != "1" \
-                and hasattr(os, "pidfd_open")
-            try:
-                cls._servers[pid] = cls(scratch) if usable else None
-            except (OSError, RuntimeError) as err:
-                print(f"warm kernels are off: the fork server did not start ({err})",
-                      file=sys.stderr)
-                cls._servers[pid] = None
-        return cls._servers[pid]
-
-    def __init__(self, scratch=None):
-        self.sock, theirs = socket.socketpair()
-        # its home while it imports (matplotlib writes its font cache there), removed at once
-        home = tempfile.mkdtemp(prefix="bp-forkserver-", dir=scratch)
-        env = {**environment(), "HOME": home, "MPLCONFIGDIR": home, "IPYTHONDIR": home}
-        try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-s", str(Path(__file__).with_name("forkserver.py")),
-                 str(theirs.fileno())], pass_fds=(theirs.fileno(),), env=env, cwd="/",
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            theirs.close()
-            self.replies = self.sock.makefile("rb")
-            self.sock.settimeout(300)
-            if not json.loads(self.replies.readline() or b"{}").get("ready"):
-                raise RuntimeError("it exited while importing")
-        finally:
-            shutil.rmtree(home, ignore_errors=True)
-
-    def start(self, request):
-        """The pid of a kernel forked into the sandbox of request["ns_pid"]."""
-        with self._lock:
-            self.sock.sendall(json.dumps(request).encode() + b"\n")
-            reply = json.loads(self.replies.readline() or b'{"error": "the fork server died"}')
-        if "error" in reply:
-            raise RuntimeError(reply["error"])
-        return reply["pid"]
-
-
-class WarmKernel:
-    """A forked kernel as jupyter_client sees a kernel's process. It is not the grader's
-    child: it is alive while both it and its sandbox's placeholder are, and stopping it
-    (or its exit) stops the placeholder, whose PID namespace takes every process with it."""
-
-    stdin = stdout = stderr = None
-
-    def __init__(self, holder, pid):
-        self.holder, self.pid = holder, holder.pid
-        try:
-            self.pidfd = os.pidfd_open(pid)
-        except ProcessLookupError:
-            self.pidfd = None  # it has already exited
-
-    @property
-    def returncode(self):
-        return self.poll()
-
-    def poll(self):
-        if self.holder.poll() is None:
-            if self.pidfd is not None and not select.select([self.pidfd], [], [], 0)[0]:
-                return None
-            self.holder.kill()
-            self.holder.wait()
-        if self.pidfd is not None:
-            os.close(self.pidfd)
-            self.pidfd = None
-        return self.holder.returncode
-
-    def wait(self, timeout=None):
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.poll() is None:
-            if deadline is not None and time.monotonic() > deadline:
-                raise subprocess.TimeoutExpired("kernel", timeout)
-            if self.pidfd is not None:
-                select.select([self.pidfd], [], [], 0.05)
-        return self.holder.returncode
-
-    def send_signal(self, signum):
-        self.holder.send_signal(signum)
-
-    def kill(self):
-        self.holder.kill()
-
-    def terminate(self):
-        self.holder.terminate()

@@ -175,6 +175,43 @@ def ignored_files(folder, notebook_name, shipped):
                   and (p.suffix in (".py", ".pth", ".so") or p.is_dir() or p.name in shipped))
 
 
+def submitted(course, a, student):
+    """(notebook bytes, {metadata name: bytes}, sentence or None) of a student's submission in
+    submitted/<student>/<a>/: the notebook's bytes (b"" when there is none or it is not a
+    regular file, which the sentence then says) and what nbgrader's collect writes next to it
+    (METADATA; releasing feedback needs it)."""
+    top = Path(course) / "submitted"
+    folder = top / student / a
+    raw, link = read_regular(folder / f"{a}.ipynb", top)
+    meta = {n: data for n in METADATA
+            for data, why in [read_regular(folder / n, top)] if data and not why}
+    return raw, meta, link
+
+
+def notes(course, a, student, raw, link, shipped):
+    """(notebook bytes to grade, notes) of a submission whose notebook read as (`raw`, `link`)
+    (see `submitted`): a notebook under another name, when it is the only one, is graded
+    instead; the files next to it are ignored (`shipped`: the assignment's file names)."""
+    top = Path(course) / "submitted"
+    folder = top / student / a
+    said = [link] if link else []
+    if not link and not (folder / f"{a}.ipynb").exists():
+        others = sorted(p.name for p in folder.glob("*.ipynb"))
+        said.append(f"No {a}.ipynb was submitted"
+                    + (f" (found {', '.join(others)})" if others else "")
+                    + "; it was graded as an empty submission.")
+        if len(others) == 1:
+            raw, link = read_regular(folder / others[0], top)
+            said[-1] = link or (f"The notebook was submitted as {others[0]} instead "
+                                f"of {a}.ipynb; it was graded under the right name.")
+    ignored = ignored_files(folder, f"{a}.ipynb", shipped)
+    if ignored:
+        said.append("Only the notebook is graded; these files next to it were "
+                    "ignored (the course's own helpers were used): "
+                    + ", ".join(ignored) + ".")
+    return raw, said
+
+
 def _student(name, pattern):
     m = re.match(pattern, "/" + name)
     return m.group("student_id") if m else None
@@ -185,7 +222,8 @@ def collect(course, assignment, pattern, log=print):
 
     Every member that is unsafe (an absolute or `..` path), not a notebook, too large, or
     not named <student>_<name>.ipynb is skipped with a message naming it; the rest is
-    collected. Returns {student: path}.
+    collected. Returns (got, skipped): got is {student: path of the collected notebook},
+    skipped one line per member skipped ("<member>: why").
     """
     archive = Path(course) / "downloaded" / assignment / "archive"
     got, skipped = {}, []

@@ -9,6 +9,8 @@ import pytest
 import zoo
 from conftest import classgrade, grading, notebook, submit
 
+from grader import report
+
 KINDS = ["correct", "untouched", "sign-flipped"]
 
 
@@ -58,7 +60,7 @@ def test_dask_cluster_grades_like_this_machine(cluster, tmp_path):
         submit(course, a, kind.name, kind.build(bases[kind.base]))
     assert classgrade.grade_class(course, a, log=lambda _: None, scheduler=cluster) == {}
     for kind in kinds:
-        got = classgrade.scores(course, a, kind.name)
+        got = report.scores(course, a, kind.name)
         expected = zoo.expected_scores(kind, {g: m for g, (_, m) in got.items()})
         assert {g: s for g, (s, _) in got.items()} == expected, kind.name
         assert (course / "feedback" / kind.name / a / f"{a}.html").exists()

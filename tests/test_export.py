@@ -20,6 +20,7 @@ from conftest import grading, notebook
 from sqlalchemy.exc import SAWarning
 
 from grader import export, late
+from grader.errors import GraderError
 
 A = "ps1_perceptron"
 DUE = datetime.datetime(2026, 10, 5, 23, 59)
@@ -255,7 +256,7 @@ def test_command_line_writes_into_exports(course):
 def test_a_bad_roster_is_refused_with_a_sentence(course, tmp_path, text, says):
     roster = tmp_path / "roster.csv"
     roster.write_text(text, encoding="utf-8")
-    with pytest.raises(SystemExit, match=re.escape(says)):
+    with pytest.raises(GraderError, match=re.escape(says)):
         export.export(course, [A], "canvas", roster=roster, dest=tmp_path / "x.csv",
                       log=lambda _: 0)
     assert not (tmp_path / "x.csv").exists()
@@ -272,6 +273,6 @@ def test_the_late_policy():
 
 
 def test_no_gradebook_is_refused_with_a_sentence(tmp_path):
-    with pytest.raises(SystemExit, match="No gradebook.db in .*: grade first"):
+    with pytest.raises(GraderError, match="No gradebook.db in .*: grade first"):
         export.export(tmp_path, [A], "canvas", log=lambda _: 0)
     assert not (tmp_path / "gradebook.db").exists()

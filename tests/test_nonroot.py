@@ -42,9 +42,9 @@ from pathlib import Path
 
 import pytest
 import zoo
-from conftest import classgrade, grading, notebook, submit
+from conftest import grading, notebook, submit
 
-from grader import sandbox
+from grader import report, sandbox
 
 USER = "nobody"
 A = zoo.PS1
@@ -255,7 +255,7 @@ def graded():
                                    if not p.is_file() or p.read_bytes() != data)}
         for name in KINDS:
             try:
-                facts["scores"][name] = classgrade.scores(course, A, name)
+                facts["scores"][name] = report.scores(course, A, name)
                 html = (course / "feedback" / name / A / f"{A}.html").read_text()
                 facts["feedback"][name] = unescape(re.sub(r"<[^>]+>", "", html))
             except Exception as err:  # noqa: BLE001 (a missing grade is a problem said below)

@@ -5,7 +5,9 @@ sentence naming the course's grader, never full marks."""
 import nbformat
 import pytest
 import zoo
-from conftest import ASSIGNMENTS, classgrade, grading, notebook, submit
+from conftest import ASSIGNMENTS, grading, notebook, submit
+
+from grader import report
 
 HIDDEN_SENTENCE = "hidden tests run only with the course's grader: make grade"
 
@@ -39,7 +41,7 @@ def test_plain_nbgrader_scores_every_cell_zero(plain, a):
     notebook score anything?"""
     course, students = plain
     for student in students[a]:
-        scores = classgrade.scores(course, a, student)
+        scores = report.scores(course, a, student)
         assert scores and all(score == 0 for score, _ in scores.values()), (student, scores)
 
 

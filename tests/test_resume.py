@@ -12,7 +12,8 @@ from pathlib import Path
 import zoo
 from conftest import classgrade, grading, notebook, submit
 
-from grader import worker
+from grader import report, worker
+from grader.state import state_path
 
 
 def test_killed_run_resumes_without_regrading(tmp_path):
@@ -27,7 +28,7 @@ def test_killed_run_resumes_without_regrading(tmp_path):
     for i in range(4):
         kind = list(kinds.values())[i % 3]
         submit(course, a, f"s{i}-{kind.name}", kind.build(bases[kind.base]))
-    state = classgrade.state_path(course, a)
+    state = state_path(course, a)
     # the killed run cannot remove its scratch folder: give it one of ours (a short path,
     # for the kernels' Unix sockets) and remove that
     scratch = tempfile.mkdtemp(prefix="bp-resume-")
@@ -58,7 +59,7 @@ def test_killed_run_resumes_without_regrading(tmp_path):
     assert f"{4 - len(first)} this run" in "\n".join(lines)
     for i in range(4):
         kind = list(kinds.values())[i % 3]
-        got = classgrade.scores(course, a, f"s{i}-{kind.name}")
+        got = report.scores(course, a, f"s{i}-{kind.name}")
         expected = zoo.expected_scores(kind, {g: m for g, (_, m) in got.items()})
         assert {g: s for g, (s, _) in got.items()} == expected, kind.name
     rows = (course / "grades.csv").read_text().splitlines()

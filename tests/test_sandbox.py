@@ -14,6 +14,9 @@ import pytest
 from conftest import classgrade, grading
 
 from grader import feedback, sandbox
+from grader.errors import GradingRefused
+from grader.task import KernelSpec
+from grader.warm import ForkServer, WarmKernel
 
 
 def test_grading_refuses_without_a_working_sandbox(monkeypatch, tmp_path):
@@ -24,7 +27,7 @@ def test_grading_refuses_without_a_working_sandbox(monkeypatch, tmp_path):
 
     monkeypatch.setattr(sandbox, "bwrap", broken)
     course = grading.new_course(tmp_path, ["ps1_perceptron"])
-    with pytest.raises(SystemExit) as refused:
+    with pytest.raises(GradingRefused) as refused:
         classgrade.grade_class(course, "ps1_perceptron", log=lambda _: None)
     said = str(refused.value)
     assert "Refusing to grade" in said and "not installed" in said and "--unsafe" in said
@@ -123,12 +126,12 @@ print(json.dumps(seen, sort_keys=True))
 async def _probe_kernel(tmp_path, warm):
     """What a probe cell sees in a sandboxed kernel started warm (forked) or cold."""
     os.environ["BP_COLD_KERNELS"] = "0" if warm else "1"
-    sandbox.ForkServer._servers.clear()
+    ForkServer._servers.clear()
     channels = Path(tempfile.mkdtemp(prefix="bp-channels-", dir=tmp_path))
     channels.chmod(0o733)
-    spec = {"channels": str(channels), "slot": sandbox.acquire_slot(),
-            "env": {"BACKPROP_GRADING": "1"},
-            "helpers": {"compare.py": grading.ROOT / "notebooks" / "compare.py"}}
+    spec = KernelSpec(channels=str(channels), slot=sandbox.acquire_slot(),
+                      env={"BACKPROP_GRADING": "1"},
+                      helpers={"compare.py": grading.ROOT / "notebooks" / "compare.py"})
     km = type("ProbeKernelManager", (sandbox.SandboxKernelManager,), {"spec": spec})(
         kernel_name="python3")
     await km.start_kernel()
@@ -137,7 +140,7 @@ async def _probe_kernel(tmp_path, warm):
     try:
         await kc.wait_for_ready(timeout=120)
         channels.chmod(0o711)
-        warm_process = isinstance(km.provisioner.process, sandbox.WarmKernel)
+        warm_process = isinstance(km.provisioner.process, WarmKernel)
         out = []
         await kc.execute_interactive(PROBE, timeout=120, output_hook=lambda m: out.append(
             m["content"].get("text", "") if m["msg_type"] == "stream" else
@@ -146,11 +149,11 @@ async def _probe_kernel(tmp_path, warm):
         await km.shutdown_kernel(now=True)
         kc.stop_channels()
         os.environ.pop("BP_COLD_KERNELS", None)
-        server = sandbox.ForkServer._servers.get(os.getpid())
+        server = ForkServer._servers.get(os.getpid())
         if server is not None:
             server.process.kill()
             server.process.wait()
-        sandbox.ForkServer._servers.clear()
+        ForkServer._servers.clear()
     assert not await km.is_alive()
     return warm_process, json.loads("".join(out))
 

@@ -11,6 +11,8 @@ from conftest import classgrade, grading, notebook, submit
 from zootests import *
 from zootests import _feedback_text
 
+from grader import report
+
 A = zoo.PS1
 # seconds per cell: ps1's cells take under a second, so its infinite loop (three test
 # cells call it) need not cost 3 x 40 s of a worker
@@ -36,7 +38,7 @@ def test_persistence_does_not_reach_a_later_student(graded, tmp_path):
     lines = []
     assert classgrade.grade_class(course, a, jobs=2, log=lines.append) == {}
     assert any("unchanged since they were graded" in ln for ln in lines), lines
-    scores = classgrade.scores(course, a, "control")
+    scores = report.scores(course, a, "control")
     assert all(s == m for s, m in scores.values()), scores
     _, text = _feedback_text(course, a, "control")
     assert "PLANTED" not in text and "PLANTED" not in "\n".join(lines)

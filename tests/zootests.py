@@ -26,6 +26,8 @@ from conftest import (
     submit,
 )
 
+from grader import report
+
 # seconds per cell, unless the module sets TIMEOUT: ps4's hidden training takes 13-42 s on a
 # loaded 2-core machine; ps1's infinite loop costs this per test cell that calls it
 TIMEOUT = 40
@@ -144,7 +146,7 @@ def test_every_submission_is_graded(graded, a):
     rows = [ln for ln in (run["course"] / "grades.csv").read_text().splitlines()
             if ln.startswith(a + ",")]
     assert len(rows) == len(zoo.ZOOS[a]) + 1  # + the student collected from the LMS archive
-    collected = classgrade.scores(run["course"], a, "lms")
+    collected = report.scores(run["course"], a, "lms")
     assert all(score == top for score, top in collected.values()), collected
 
 
@@ -171,7 +173,7 @@ def test_class_report_counts_the_named_mistakes(graded, a):
     for r in rows:
         who = r["who"].split()
         assert int(r["students"]) == len(who) == len(set(who)), r
-    scores = {k.name: classgrade.scores(run["course"], a, k.name) for k in zoo.ZOOS[a]}
+    scores = {k.name: report.scores(run["course"], a, k.name) for k in zoo.ZOOS[a]}
     failing = {k for k, s in scores.items() if any(got < top for got, top in s.values())}
     listed = {s for r in rows for s in r["who"].split()}
     missing = failing - listed
@@ -188,7 +190,7 @@ def test_class_report_counts_the_named_mistakes(graded, a):
 def test_score_of_each_kind(graded, a, kind):
     """Does each kind get exactly the per-cell score an honest TA would give?"""
     run = graded(a)
-    got = classgrade.scores(run["course"], a, kind.name)
+    got = report.scores(run["course"], a, kind.name)
     expected = zoo.expected_scores(kind, {g: m for g, (_, m) in got.items()})
     assert {g: s for g, (s, _) in got.items()} == expected
 
