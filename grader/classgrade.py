@@ -237,10 +237,12 @@ def grade_class(course, a, jobs=None, force=False, scheduler=None, timeout=None,
         try:
             for result in run(tasks, jobs, scheduler):
                 state[result.student] = merge(course, a, result)
-                save_state(course, a, state)
                 if result.reason:
                     failed[result.student] = result.reason
+                # said before it is recorded: a run killed in between says it, and the next
+                # run grades it again, so no merge goes unsaid
                 progress.step(result.student, result.reason, result.seconds)
+                save_state(course, a, state)
                 if done:
                     done(result.student, result.reason)
         except KeyboardInterrupt:

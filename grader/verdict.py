@@ -166,6 +166,18 @@ def records(ran, record_type, token):
     return found
 
 
+def _stopped(why, fn_name):
+    """One sentence on why a call cell of the judging kernel recorded nothing."""
+    why = why or ""
+    if why.startswith("CellTimeoutError") or "(CellTimeoutError)" in why:
+        return (f"{fn_name} ran out of time (CellTimeoutError): a cell may run only so long "
+                "while grading; look for a loop that never ends.")
+    if why.startswith(("KernelDied", "DeadKernelError")):
+        return (f"{fn_name} stopped the Python kernel ({why.split(':')[0].split(' (')[0]}): it "
+                "crashed, exited or ran out of memory.")
+    return f"{fn_name} stopped the Python kernel, ran out of time or memory ({why})."
+
+
 def _left_out_note(message, fn_name, left_out):
     """The sentence that says which left-out statement a failing answer needed, if any."""
     for number, line, names, why, text in left_out:
@@ -210,8 +222,8 @@ def judge_cell(cell, nb, modules, helpers, failed, found, left_out=(), graded=fr
                        "itself (read from the notebook), so it scores 0.")
             ids = ["must-use"]
         elif not got["answers"]:
-            message = (f"{name}: no answer was recorded while grading ({got['stopped']}): "
-                       f"{fn_name} stopped the Python kernel, ran out of time or memory.")
+            message = f"{name}: no answer was recorded while grading: " \
+                + _stopped(got["stopped"], fn_name)
             ids = ["no-answer"]
         else:
             message, ids = judge.diagnose(part, cases, got["answers"], fn_name, failed)
