@@ -138,7 +138,7 @@ hub: $(STAMP) $(CHP_STAMP)
 	@test "$$(id -u)" = 0 || { echo "make hub must run as root: it creates the Unix users and starts each user's server as that user (try: sudo make hub)."; exit 1; }
 	$(BIN)/python hub/setup.py --passwords
 	@echo "JupyterHub on http://127.0.0.1:$(HUB_PORT)/ : log in with a user and password above (Ctrl-C stops it)."
-	@echo "The grading service grades what students submit$(if $(filter 0,$(GRADING)), : off (GRADING=0); grade with make hub-grade,) (its lines are in the hub's log)."
+	@echo "$(if $(filter 0,$(GRADING)),No grading service (GRADING=0): grade with sudo make hub-grade.,The grading service grades what students submit; its lines are in the hub's log.)"
 	BP_HUB_PORT=$(HUB_PORT) BP_GRADING=$(if $(GRADING),$(GRADING),1) BP_GRADING_LIMIT=$(LIMIT) \
 		BP_GRADING_BEFORE_DUE=$(BEFORE_DUE) BP_GRADING_JOBS=$(JOBS) \
 		$(BIN)/jupyterhub -f hub/jupyterhub_config.py

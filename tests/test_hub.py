@@ -34,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
 
+import nbformat
 import pytest
 from classroom import COURSE_ID, Http, student_work, wait_for
 
@@ -118,7 +119,10 @@ def hub():
            "BP_HUB_STATE": str(tmp / "state"), "BP_HUB_STUDENTS": f"{GOOD} {BAD}",
            "BP_HUB_PORT": str(port), "BP_HUB_API_PORT": str(api_port),
            "BP_HUB_PROXY_API_PORT": str(proxy_port), "BP_HUB_ADMIN_TOKEN": admin_token,
-           "BP_GRADING_JOBS": "1", "BP_GRADING_LIMIT": "600"}
+           "BP_GRADING_JOBS": "1", "BP_GRADING_LIMIT": "600",
+           # the hub's and its grading service's temporary folders (a killed one leaves its own)
+           "TMPDIR": str(tmp / "tmp")}
+    (tmp / "tmp").mkdir()
     if not _others_can_enter(ROOT / ".venv"):  # a clone in /root: stage what the users read
         env["BP_HUB_STAGE"] = str(tmp / "staged")
     log_path = tmp / "hub.log"
@@ -135,6 +139,7 @@ def hub():
                                cwd=ROOT, capture_output=True, text=True, check=False)
         assert setup.returncode == 0, setup.stderr
         TIMES["setup (s)"] = time.monotonic() - start
+        python = re.search(r"users' Python (\S+)", setup.stdout)[1]  # what the users run
         with log_path.open("w") as log:
             proc = subprocess.Popen([Path(sys.executable).parent / "jupyterhub", "-f",
                                      ROOT / "hub" / "jupyterhub_config.py"], cwd=tmp, env=env,
@@ -160,7 +165,7 @@ def hub():
         TIMES["3 servers up (s)"] = time.monotonic() - start
         assert _service_processes(course), f"the grading service is not running: see {log_path}"
         yield {"users": users, "admin": admin, "tmp": tmp, "env": env, "log": log_path,
-               "course": course}
+               "course": course, "hub": proc, "python": python}
     finally:
         if proc is not None:
             try:
@@ -341,3 +346,123 @@ def test_nobody_sees_anothers_work(hub):
     log = hub["log"].read_text()
     for bad_line in ("ExchangeError", "Unwritable directory", "Traceback"):
         assert bad_line not in log, f"the hub log reports {bad_line!r}:\n{log[-3000:]}"
+
+
+# One student of the load test, run as that Unix user in their home: submit with nbgrader's
+# own exchange, then fetch feedback every 2 s until it comes; prints the seconds it took.
+STUDENT = """
+import sys, time
+from pathlib import Path
+from traitlets.config import Config
+from nbgrader.auth import Authenticator
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.exchange.default import ExchangeFetchFeedback, ExchangeSubmit
+exchange, course_id, a, timeout = sys.argv[1:]
+
+def app(kind):
+    cfg = Config()
+    cfg.CourseDirectory.course_id = course_id
+    cfg.CourseDirectory.assignment_id = a
+    cfg.CourseDirectory.root = str(Path.cwd())
+    cfg.Exchange.root = exchange
+    cfg.Exchange.cache = str(Path.cwd() / "cache")
+    cfg.Exchange.path_includes_course = True
+    return kind(coursedir=CourseDirectory(config=cfg), authenticator=Authenticator(config=cfg),
+                config=cfg)
+
+start = time.monotonic()
+app(ExchangeSubmit).start()
+while not list(Path(course_id, a, "feedback").glob(f"*/{a}.html")):
+    if time.monotonic() - start > float(timeout):
+        sys.exit(f"no feedback after {timeout} s")
+    time.sleep(2)
+    try:
+        app(ExchangeFetchFeedback).start()
+    except Exception:  # no feedback folder yet
+        pass
+print(time.monotonic() - start)
+"""
+LOAD = int(os.environ.get("BP_HUB_LOAD", "6"))
+
+
+def test_many_students_submit_the_service_is_killed_and_the_hub_restarts_it(hub):
+    """LOAD students (Unix users made for the test, removed at the end) submit ps1 at once
+    through the hub's exchange as themselves; once a third of the feedback is out the grading
+    service is killed (SIGKILL) and the hub starts it again. Every submission is graded
+    exactly once and every student fetches their feedback. BP_HUB_LOAD=50 for the issue's
+    figure."""
+    import psutil
+
+    tmp, course, teacher = hub["tmp"], hub["course"], hub["users"][INSTRUCTOR]
+    exchange = Path(hub["env"]["BP_EXCHANGE"]) / COURSE_ID
+    if not (exchange / "outbound" / A).is_dir():
+        assert teacher.post(f"/formgrader/api/assignment/{A}/release")["success"]
+    tag = secrets.token_hex(2)
+    students = [f"bp-load-{tag}-{i:02d}" for i in range(LOAD)]
+    feedback = exchange / "feedback"
+    before = len(list(feedback.glob("*.html")))
+    procs, created = {}, []
+    try:
+        for i, student in enumerate(students):
+            subprocess.run(["useradd", "--no-create-home", "--home-dir", str(tmp / student),
+                            "--user-group", "--shell", "/usr/sbin/nologin", student],
+                           check=True, capture_output=True)
+            created.append(student)
+            home = tmp / student
+            (home / COURSE_ID / A).mkdir(parents=True)
+            nbformat.write(student_work(A, mistake=i % 2 == 1), home / COURSE_ID / A / f"{A}.ipynb")
+            pw = pwd.getpwnam(student)
+            for folder, dirs, files in os.walk(home):
+                for name in [folder, *(os.path.join(folder, f) for f in dirs + files)]:
+                    os.chown(name, pw.pw_uid, pw.pw_gid)
+            home.chmod(0o700)
+        start = time.monotonic()
+        for student in students:  # all at once, as themselves
+            procs[student] = subprocess.Popen(
+                [shutil.which("runuser"), "-u", student, "--", hub["python"], "-c", STUDENT, str(exchange.parent),
+                 COURSE_ID, A, "600"], cwd=tmp / student, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True,
+                env={"HOME": str(tmp / student), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
+                     "OMP_NUM_THREADS": "1"})
+
+        def released():
+            return len([p for p in feedback.glob("*.html") if not p.name.endswith("-tmp.html")])
+
+        wait_for("a third of the feedback", lambda: released() - before >= max(1, LOAD // 3),
+                 timeout=600, every=0.5)
+        (service,) = [p for p in _service_processes(course) if p.ppid() == hub["hub"].pid]
+        service.kill()
+        killed, killed_at = time.monotonic(), released() - before
+        assert killed_at < LOAD, "the service finished before it could be killed"
+        again = wait_for("the hub did not start the grading service again", lambda: [
+            p for p in _service_processes(course) if p.ppid() == hub["hub"].pid
+            and p.pid != service.pid], timeout=90)
+        TIMES["hub restarted the killed service after (s)"] = time.monotonic() - killed
+        assert len(again) == 1
+        seconds = {}
+        for student, proc in procs.items():
+            out, err = proc.communicate(timeout=900)
+            assert proc.returncode == 0, (student, err[-2000:])
+            seconds[student] = float(out.split()[-1])
+        last = time.monotonic() - start
+        pages = {student: [p.read_text() for p in (tmp / student / COURSE_ID / A / "feedback")
+                           .glob(f"*/{A}.html")] for student in students}
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+        remove_users(created)
+    log = hub["log"].read_text()
+    for i, student in enumerate(students):  # graded exactly once, with its own verdict
+        assert len(re.findall(rf"\] {student}: graded ", log)) == 1, (student, log[-4000:])
+        (page,) = pages[student]
+        assert ("the sign is flipped" in page) == (i % 2 == 1), student
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        graded = {s.student.id for s in gb.find_assignment(A).submissions}
+    assert set(students) <= graded
+    assert psutil.pid_exists(again[0].pid)
+    TIMES[f"{LOAD} students: killed with feedback out"] = killed_at
+    TIMES[f"{LOAD} students: first submission to last feedback (s)"] = last
+    TIMES[f"{LOAD} students: slowest submit to fetched feedback (s)"] = max(seconds.values())
