@@ -236,6 +236,11 @@ def test_class_through_the_hub(hub):
                               "BP_EXCHANGE": hub["env"]["BP_EXCHANGE"]})
     TIMES["grading 2 students (s)"] = time.monotonic() - grading
     assert run.returncode == 0, run.stdout + run.stderr
+    # the hub's grading service graded them too, or waits to find them unchanged: together,
+    # each submission is graded once
+    for student in (GOOD, BAD):
+        graded = re.findall(rf"\] {student}: graded ", run.stdout + hub["log"].read_text())
+        assert len(graded) == 1, (student, run.stdout[-2000:])
     owner = pwd.getpwnam(INSTRUCTOR)
     for folder, dirs, files in os.walk(course):  # graded as root: give it back
         for name in [folder, *(os.path.join(folder, f) for f in dirs + files)]:
