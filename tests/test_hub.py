@@ -354,7 +354,8 @@ def test_nobody_sees_anothers_work(hub):
 
 
 # One student of the load test, run as that Unix user in their home: submit with nbgrader's
-# own exchange, then fetch feedback every 2 s until it comes; prints the seconds it took.
+# own exchange, then fetch feedback every 2 s until it comes; prints when it submitted and when
+# it had the feedback (the clock's seconds).
 STUDENT = """
 import sys, time
 from pathlib import Path
@@ -375,17 +376,17 @@ def app(kind):
     return kind(coursedir=CourseDirectory(config=cfg), authenticator=Authenticator(config=cfg),
                 config=cfg)
 
-start = time.monotonic()
 app(ExchangeSubmit).start()
+submitted = time.time()
 while not list(Path(course_id, a, "feedback").glob(f"*/{a}.html")):
-    if time.monotonic() - start > float(timeout):
+    if time.time() - submitted > float(timeout):
         sys.exit(f"no feedback after {timeout} s")
     time.sleep(2)
     try:
         app(ExchangeFetchFeedback).start()
     except Exception:  # no feedback folder yet
         pass
-print(time.monotonic() - start)
+print(submitted, time.time())
 """
 LOAD = int(os.environ.get("BP_HUB_LOAD", "6"))
 
@@ -421,7 +422,6 @@ def test_many_students_submit_the_service_is_killed_and_the_hub_restarts_it(hub)
                 for name in [folder, *(os.path.join(folder, f) for f in dirs + files)]:
                     os.chown(name, pw.pw_uid, pw.pw_gid)
             home.chmod(0o700)
-        start = time.monotonic()
         for student in students:  # all at once, as themselves
             procs[student] = subprocess.Popen(
                 [shutil.which("runuser"), "-u", student, "--", hub["python"], "-c", STUDENT, str(exchange.parent),
@@ -444,12 +444,11 @@ def test_many_students_submit_the_service_is_killed_and_the_hub_restarts_it(hub)
             and p.pid != service.pid], timeout=90)
         TIMES["hub restarted the killed service after (s)"] = time.monotonic() - killed
         assert len(again) == 1
-        seconds = {}
+        times = {}  # student: (submitted, had the feedback)
         for student, proc in procs.items():
             out, err = proc.communicate(timeout=900)
             assert proc.returncode == 0, (student, err[-2000:])
-            seconds[student] = float(out.split()[-1])
-        last = time.monotonic() - start
+            times[student] = tuple(map(float, out.split()[-2:]))
         pages = {student: [p.read_text() for p in (tmp / student / COURSE_ID / A / "feedback")
                            .glob(f"*/{A}.html")] for student in students}
     finally:
@@ -468,6 +467,9 @@ def test_many_students_submit_the_service_is_killed_and_the_hub_restarts_it(hub)
         graded = {s.student.id for s in gb.find_assignment(A).submissions}
     assert set(students) <= graded
     assert psutil.pid_exists(again[0].pid)
+    first, last = min(t[0] for t in times.values()), max(t[1] for t in times.values())
+    TIMES[f"{LOAD} students: submissions within (s)"] = max(t[0] for t in times.values()) - first
     TIMES[f"{LOAD} students: killed with feedback out"] = killed_at
-    TIMES[f"{LOAD} students: first submission to last feedback (s)"] = last
-    TIMES[f"{LOAD} students: slowest submit to fetched feedback (s)"] = max(seconds.values())
+    TIMES[f"{LOAD} students: first submission to last feedback (s)"] = last - first
+    TIMES[f"{LOAD} students: slowest submit to fetched feedback (s)"] = max(
+        b - a for a, b in times.values())
