@@ -46,7 +46,7 @@ help:
 	@echo "make bench N=8  time plain nbgrader against make grade on N submissions"
 	@echo "make site       build the course site into _build/site (open _build/site/index.html)"
 	@echo "               with a zip per assignment in _build/site/downloads/ (make bundle: the zips alone)"
-	@echo "make hub [LIMIT=600] [BEFORE_DUE=tests|nothing|everything] [GRADING=0]"
+	@echo "make hub [LIMIT=600] [BEFORE_DUE=tests|nothing|everything] [JOBS=n] [GRADING=0]"
 	@echo "               (root) JupyterHub on 127.0.0.1:$(HUB_PORT): an instructor and 3 students,"
 	@echo "               with the grading service (make serve-grading's; GRADING=0: none)"
 	@echo "make hub-grade A=ps1_perceptron   (root) grade the hub instructor's collected submissions"

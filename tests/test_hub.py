@@ -53,7 +53,7 @@ def _missing():
         return "the hub test needs root (it creates Unix users and starts servers as them)."
     if not CHP.exists():
         return "configurable-http-proxy is not installed; run `make hub-install` (needs npm)."
-    for tool in ("useradd", "runuser"):
+    for tool in ("useradd", "userdel", "runuser"):
         if not shutil.which(tool):
             return f"the hub test needs the `{tool}` command, which this machine lacks."
     return None
