@@ -46,7 +46,9 @@ help:
 	@echo "make bench N=8  time plain nbgrader against make grade on N submissions"
 	@echo "make site       build the course site into _build/site (open _build/site/index.html)"
 	@echo "               with a zip per assignment in _build/site/downloads/ (make bundle: the zips alone)"
-	@echo "make hub        (root) JupyterHub on 127.0.0.1:$(HUB_PORT): an instructor and 3 students"
+	@echo "make hub [LIMIT=600] [BEFORE_DUE=tests|nothing|everything] [JOBS=n] [GRADING=0]"
+	@echo "               (root) JupyterHub on 127.0.0.1:$(HUB_PORT): an instructor and 3 students,"
+	@echo "               with the grading service (make serve-grading's; GRADING=0: none)"
 	@echo "make hub-grade A=ps1_perceptron   (root) grade the hub instructor's collected submissions"
 
 install: $(STAMP)
@@ -139,7 +141,10 @@ hub: $(STAMP) $(CHP_STAMP)
 	@test "$$(id -u)" = 0 || { echo "make hub must run as root: it creates the Unix users and starts each user's server as that user (try: sudo make hub)."; exit 1; }
 	$(BIN)/python hub/setup.py --passwords
 	@echo "JupyterHub on http://127.0.0.1:$(HUB_PORT)/ : log in with a user and password above (Ctrl-C stops it)."
-	BP_HUB_PORT=$(HUB_PORT) $(BIN)/jupyterhub -f hub/jupyterhub_config.py
+	@echo "$(if $(filter 0,$(GRADING)),No grading service (GRADING=0): grade with sudo make hub-grade.,The grading service grades what students submit; its lines are in the hub's log.)"
+	BP_HUB_PORT=$(HUB_PORT) BP_GRADING=$(if $(GRADING),$(GRADING),1) BP_GRADING_LIMIT=$(LIMIT) \
+		BP_GRADING_BEFORE_DUE=$(BEFORE_DUE) BP_GRADING_JOBS=$(JOBS) \
+		$(BIN)/jupyterhub -f hub/jupyterhub_config.py
 
 hub-grade: $(STAMP)
 	@test "$$(id -u)" = 0 || { echo "make hub-grade must run as root (it grades in the root-only sandbox); try: sudo make hub-grade A=$(A)."; exit 1; }

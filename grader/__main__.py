@@ -127,9 +127,10 @@ def run(opts, p):
     if opts.command == "report":
         print(report.write(opts.course, a, load_state(opts.course, a)))
         return 0
-    failed = classgrade.grade_class(opts.course, a, jobs=opts.jobs, force=opts.force,
-                                    scheduler=opts.scheduler, timeout=opts.timeout,
-                                    unsafe=opts.unsafe)
+    with course.grading_lock(opts.course):  # the grading service may be grading this course
+        failed = classgrade.grade_class(opts.course, a, jobs=opts.jobs, force=opts.force,
+                                        scheduler=opts.scheduler, timeout=opts.timeout,
+                                        unsafe=opts.unsafe)
     return 1 if failed else 0
 
 

@@ -1,4 +1,5 @@
 """The course folder and nbgrader: configuration, the API, release and solutions."""
+import contextlib
 import functools
 import os
 import re
@@ -46,6 +47,32 @@ def gradebook(course):
 
     _quick_new_gradebooks()
     return Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}")
+
+
+LOCK = ".bp-grading.lock"  # in autograded/: see grading_lock()
+
+
+@contextlib.contextmanager
+def grading_lock(course, log=print):
+    """Hold the course's grading lock (autograded/.bp-grading.lock) for a block: the grading
+    service and `make grade` (`make hub-grade`) take it around everything they write, so
+    they never write the gradebook or submitted/ at once; the other one waits. The kernel
+    releases it when its process ends, however it ends."""
+    import fcntl
+
+    path = Path(course) / "autograded" / LOCK
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as held:
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"another grading run of this course is under way (it holds {path}); "
+                "waiting for it to finish")
+            fcntl.flock(held, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
 
 
 @functools.cache

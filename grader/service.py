@@ -24,6 +24,12 @@ submission) and every later submission gets everything.
 autograded/.bp-service.json records every submission handled and each student's last graded
 one, written after each release: a restart handles exactly the submissions not yet recorded,
 and grade_class's content hashes skip any already graded, so nothing is graded twice or lost.
+A round holds the course's grading lock (course.grading_lock) while it writes submitted/ and
+grades, so `make grade` (on the hub `make hub-grade`) run by hand waits for it, and it for them.
+
+On the hub (`make hub`) JupyterHub starts it as a managed service, as root (the sandbox needs
+root) in the instructor's course: what it writes there is given back to the course folder's
+owner after each round, and the feedback folder of the exchange belongs to the instructor.
 """
 import datetime
 import json
@@ -77,7 +83,14 @@ def _publish(exchange, folder, a, html):
 
     secret = (folder / "submission_secret.txt").read_text()
     outbound = exchange / "feedback"
-    outbound.mkdir(mode=0o755, parents=True, exist_ok=True)
+    if not outbound.is_dir():
+        outbound.mkdir(parents=True, exist_ok=True)
+        # as nbgrader's release_feedback makes it: a student reaches their page by its name
+        # (a hash of their submission's secret) and cannot list the others'
+        os.chmod(outbound, 0o711)
+        if os.geteuid() == 0:  # on the hub: the instructor's, whose Formgrader writes here too
+            owner = exchange.stat()
+            os.chown(outbound, owner.st_uid, owner.st_gid)
     dest = outbound / f"{notebook_hash(secret=secret, notebook_id=a)}.html"
     tmp = dest.with_name(dest.stem + "-tmp.html")
     tmp.write_text(html) if isinstance(html, str) else tmp.write_bytes(html)
@@ -103,6 +116,22 @@ def refusal(a, submitted, last, limit):
             f"graded: one submission is graded every {minutes}, and your submission at "
             f"{last:%Y-%m-%d %H:%M:%S} UTC was. Submit again after {again:%Y-%m-%d %H:%M:%S} "
             "UTC to have your latest work graded.")
+
+
+def _give_back(course):
+    """Run as root in a course that a user owns (the hub's instructor), what the service
+    wrote there becomes that user's (the group stays), so that their Formgrader can go on
+    writing the gradebook, submitted/ and feedback/."""
+    owner = Path(course).stat().st_uid
+    if os.geteuid() != 0 or owner == 0:
+        return
+    for folder, dirs, files in os.walk(course):
+        for name in [folder, *(os.path.join(folder, f) for f in dirs + files)]:
+            try:
+                if os.lstat(name).st_uid == 0:
+                    os.lchown(name, owner, -1)
+            except FileNotFoundError:  # a journal of the gradebook, gone meanwhile
+                pass
 
 
 def _now():
@@ -212,13 +241,6 @@ def run_once(course, limit=600, jobs=None, timeout=None, unsafe=False, before_du
             continue
         last[key] = str(stamp)
         accepted[key] = (stamp, student, a, folder)
-    for _, student, a, folder in accepted.values():
-        dest = course / "submitted" / student / a
-        shutil.rmtree(dest, ignore_errors=True)
-        dest.mkdir(parents=True)
-        for f in folder.iterdir():
-            if f.is_file() and not f.is_symlink():
-                shutil.copyfile(f, dest / f.name)
     graded = []
 
     def release(key, reason=None):
@@ -244,15 +266,30 @@ def run_once(course, limit=600, jobs=None, timeout=None, unsafe=False, before_du
         graded.append(folder.name)
         _save(course, state)
 
-    for a in sorted({a for _, _, a, _ in accepted.values()}):
-        # each feedback is released as soon as its grade is merged; the rest (already graded
-        # before a restart) once the class is done
-        failed = classgrade.grade_class(
-            course, a, jobs=jobs, timeout=timeout, unsafe=unsafe, log=log,
-            done=lambda student, reason, a=a: release(f"{student}+{a}", reason))
-        for key, (_, student, b, _) in list(accepted.items()):
-            if b == a:
-                release(key, failed.get(student))
+    if not accepted:
+        return {"graded": graded, "refused": refused}
+    # `make grade` (`make hub-grade`) waits while this round writes, and the other way round
+    with coursedir.grading_lock(course, log=log):
+        for _, student, a, folder in accepted.values():
+            dest = course / "submitted" / student / a
+            shutil.rmtree(dest, ignore_errors=True)
+            dest.mkdir(parents=True)
+            for f in folder.iterdir():
+                if f.is_file() and not f.is_symlink():
+                    shutil.copyfile(f, dest / f.name)
+        _give_back(course)  # the instructor's Collect may write submitted/ meanwhile
+        try:
+            for a in sorted({a for _, _, a, _ in accepted.values()}):
+                # each feedback is released as soon as its grade is merged; the rest (already
+                # graded before a restart) once the class is done
+                failed = classgrade.grade_class(
+                    course, a, jobs=jobs, timeout=timeout, unsafe=unsafe, log=log,
+                    done=lambda student, reason, a=a: release(f"{student}+{a}", reason))
+                for key, (_, student, b, _) in list(accepted.items()):
+                    if b == a:
+                        release(key, failed.get(student))
+        finally:
+            _give_back(course)
     return {"graded": graded, "refused": refused}
 
 

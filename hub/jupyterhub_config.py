@@ -11,6 +11,15 @@ Settings from the environment (defaults for `make hub`):
   BP_EXCHANGE=/srv/nbgrader/exchange
   BP_HUB_STUDENTS="bp-student1 bp-student2 bp-student3"
   BP_HUB_ADMIN_TOKEN              optional: an API token with admin rights (service bp-admin)
+  BP_HUB_STAGE                    optional: where hub/setup.py staged what the users' servers
+                                  read (for a course in a folder other users cannot enter)
+  BP_GRADING=1                    0: no grading service (grade by hand, `make hub-grade`)
+  BP_GRADING_LIMIT=600  BP_GRADING_BEFORE_DUE=tests  BP_GRADING_JOBS=<cores>
+                                  the grading service's options (`python -m grader serve`)
+
+The grading service (grader/service.py) is a managed service of the hub: JupyterHub starts it
+with the hub, as root like the hub (the sandbox needs root), restarts it if it exits, and
+stops it when the hub stops. It grades what students submit and releases their feedback.
 """
 import os
 import sys
@@ -18,11 +27,15 @@ from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-VENV = Path(sys.prefix)  # the course's .venv, in which the hub runs
+REPO = Path(__file__).resolve().parent.parent
+# What the users' servers read: the course's own hub/ and .venv (in which the hub runs), or
+# their copy that hub/setup.py staged in $BP_HUB_STAGE.
+STAGE = Path(os.environ["BP_HUB_STAGE"]) if os.environ.get("BP_HUB_STAGE") else None
+HERE = (STAGE or REPO) / "hub"
+VENV = STAGE / ".venv" if STAGE else Path(sys.prefix)
 # The users' Python: .venv's own, or, when only root can reach .venv's interpreter (pyenv
-# under /root), the system Python reading .venv's packages that hub/setup.py built.
+# under /root) or .venv is staged, the system Python reading .venv's packages that
+# hub/setup.py built.
 BRIDGE = VENV / "hub-python"
 USER_BIN = BRIDGE / "bin" if (BRIDGE / "bin" / "python").exists() else VENV / "bin"
 STATE = Path(os.environ.get("BP_HUB_STATE", REPO / ".hub"))
@@ -54,10 +67,31 @@ c.JupyterHub.pid_file = str(STATE / "jupyterhub.pid")
 c.Authenticator.allowed_users = {INSTRUCTOR, *STUDENTS}
 c.Authenticator.admin_users = set()
 
+c.JupyterHub.services = []
 if os.environ.get("BP_HUB_ADMIN_TOKEN"):  # for scripts and the class test
-    c.JupyterHub.services = [{"name": "bp-admin", "api_token": os.environ["BP_HUB_ADMIN_TOKEN"]}]
+    c.JupyterHub.services.append(
+        {"name": "bp-admin", "api_token": os.environ["BP_HUB_ADMIN_TOKEN"]})
     c.JupyterHub.load_roles = [{"name": "bp-admin", "services": ["bp-admin"], "scopes": [
         "admin:users", "admin:servers", "tokens", "list:users", "read:users"]}]
+
+if os.environ.get("BP_GRADING", "1") != "0":
+    # `python -m grader serve` as `make serve-grading` runs it, on the instructor's course;
+    # the hub's own variables that say where per-user files go are passed on
+    OPTIONS = {"--limit": "BP_GRADING_LIMIT", "--before-due": "BP_GRADING_BEFORE_DUE",
+               "--jobs": "BP_GRADING_JOBS"}
+    c.JupyterHub.services.append({
+        "name": "grading",
+        "command": [str(Path(sys.prefix) / "bin" / "python"), "-E", "-s", "-u", "-m", "grader",
+                    "serve", "--course", str(COURSE),
+                    *(x for opt, var in OPTIONS.items() if os.environ.get(var)
+                      for x in (opt, os.environ[var]))],
+        "cwd": str(REPO),
+        "environment": {
+            "BP_EXCHANGE": EXCHANGE, "OMP_NUM_THREADS": "1",
+            **{k: v for k, v in os.environ.items() if k.startswith(("JUPYTER_", "XDG_"))
+               or k in ("HOME", "TMPDIR", "IPYTHONDIR", "MPLCONFIGDIR")}},
+        "display": False,
+    })
 
 
 class CourseSpawner(LocalProcessSpawner):

@@ -13,6 +13,11 @@
   the course's nbgrader_config.py, source/ and release/, copied once from this repository.
 
 The homes that the hub serves are $BP_HUB_HOMES/<user> (default: /home/<user>).
+
+With $BP_HUB_STAGE set (a folder every user can enter), what the users' servers read from the
+course (.venv's packages and Jupyter files, hub/ and nbgrader_config.py) is staged there, hard
+linked where it can be (else copied), for a course in a folder other users cannot enter (a
+clone in /root); hub/jupyterhub_config.py reads the same variable.
 """
 import os
 import pwd
@@ -28,6 +33,7 @@ STUDENTS = os.environ.get("BP_HUB_STUDENTS", "bp-student1 bp-student2 bp-student
 HOMES = Path(os.environ.get("BP_HUB_HOMES", "/home"))
 EXCHANGE = Path(os.environ.get("BP_EXCHANGE", "/srv/nbgrader/exchange"))
 STATE = Path(os.environ.get("BP_HUB_STATE", REPO / ".hub"))
+STAGE = Path(os.environ["BP_HUB_STAGE"]) if os.environ.get("BP_HUB_STAGE") else None
 COURSE_ID = "backprop-by-hand"
 
 
@@ -109,28 +115,59 @@ def ensure_course():
 
 
 VENV = REPO / ".venv"
-BRIDGE = VENV / "hub-python"  # see user_python()
+PACKAGES = ("jupyterhub", "nbgrader", "torch")  # what the users' Python must import
+SITE = Path("lib") / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+# what the users' servers read, relative to the course (see stage())
+STAGED = (".venv" / SITE, Path(".venv/share/jupyter"), Path(".venv/etc/jupyter"), Path("hub"),
+          Path("nbgrader_config.py"))
 
 
-CHECK = ("import importlib.util as u; assert all(u.find_spec(m) for m in "
-         "('jupyterhub', 'nbgrader', 'torch')), 'the course packages are missing'")
-
-
-def _runs(user, python):
-    return subprocess.run(["runuser", "-u", user, "--", str(python), "-c", CHECK],
+def _runs(user, python, packages=PACKAGES):
+    check = (f"import importlib.util as u; assert all(u.find_spec(m) for m in {packages!r}), "
+             "'the course packages are missing'")
+    return subprocess.run(["runuser", "-u", user, "--", str(python), "-c", check],
                           capture_output=True, text=True, check=False, cwd="/")
 
 
-def user_python(user):
-    """A Python that the users can run, with the course's packages (.venv's site-packages).
+def _link(src, dest):
+    try:
+        os.link(src, dest)
+    except OSError:  # another file system
+        shutil.copy2(src, dest)
 
-    .venv's interpreter may live where other users cannot go (pyenv under /root). Then a
-    small venv of the system's Python of the same version (.venv/hub-python) reads .venv's
-    site-packages; hub/jupyterhub_config.py points the users' servers at it.
+
+def stage(dest, root=REPO):
+    """Put what the users' servers read (STAGED) in dest, hard linked where it can be (a
+    hard link keeps its file's modes; the folders get their source's), made afresh."""
+    dest = Path(dest)
+    shutil.rmtree(dest / ".venv", ignore_errors=True)
+    dest.mkdir(parents=True, exist_ok=True)
+    os.chmod(dest, 0o755)
+    for rel in STAGED:
+        src, to = Path(root) / rel, dest / rel
+        to.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.rmtree(to, ignore_errors=True)
+            shutil.copytree(src, to, symlinks=True, copy_function=_link,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.is_file():
+            to.unlink(missing_ok=True)
+            _link(src, to)
+    return dest
+
+
+def user_python(user, venv=VENV, packages=PACKAGES):
+    """A Python that the users can run, with the course's packages (venv's site-packages).
+
+    .venv's interpreter may live where other users cannot go (pyenv under /root), or the
+    venv may be a staged copy without one. Then a small venv of the system's Python of the
+    same version (<venv>/hub-python) reads venv's site-packages; hub/jupyterhub_config.py
+    points the users' servers at it.
     """
-    main = VENV / "bin" / "python"
-    if _runs(user, main).returncode == 0:
-        shutil.rmtree(BRIDGE, ignore_errors=True)
+    main = venv / "bin" / "python"
+    bridge = venv / "hub-python"
+    if main.exists() and _runs(user, main, packages).returncode == 0:
+        shutil.rmtree(bridge, ignore_errors=True)
         return main
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     system = shutil.which(version, path="/usr/local/bin:/usr/bin:/bin")
@@ -138,20 +175,20 @@ def user_python(user):
         fail(f"the users cannot run {main} (it lives in a folder only root can read) and "
              f"there is no system {version}; install it (apt-get install {version}-venv) "
              "or build .venv from a Python every user can read.")
-    python = BRIDGE / "bin" / "python"
+    python = bridge / "bin" / "python"
     if not python.exists():
-        subprocess.run([system, "-m", "venv", "--without-pip", str(BRIDGE)], check=True)
-    site = VENV / "lib" / version / "site-packages"
-    (BRIDGE / "lib" / version / "site-packages" / "course.pth").write_text(
-        f"import site; site.addsitedir({str(site)!r})\n")
-    alembic = BRIDGE / "bin" / "alembic"  # nbgrader's gradebook runs `alembic`
+        subprocess.run([system, "-m", "venv", "--without-pip", str(bridge)], check=True)
+    (bridge / SITE / "course.pth").write_text(
+        f"import site; site.addsitedir({str(venv / SITE)!r})\n")
+    alembic = bridge / "bin" / "alembic"  # nbgrader's gradebook runs `alembic`
     alembic.write_text(f"#!{python}\nimport sys\nfrom alembic.config import main\n"
                        "sys.exit(main())\n")
     alembic.chmod(0o755)
-    run = _runs(user, python)
+    run = _runs(user, python, packages)
     if run.returncode != 0:
         fail(f"user {user} cannot run the course's Python ({run.stderr.strip()[-300:]}); "
-             "put the course in a folder every user can read (for example /srv, mode 755).")
+             "put the course in a folder every user can read (for example /srv, mode 755), "
+             "or set BP_HUB_STAGE to such a folder for a copy of what the users read.")
     return python
 
 
@@ -165,7 +202,7 @@ def main(argv):
         ensure_user(user)
     ensure_exchange()
     ensure_course()
-    python = user_python(STUDENTS[0])
+    python = user_python(STUDENTS[0], stage(STAGE) / ".venv" if STAGE else VENV)
     if "--passwords" in argv:
         for user, password in ensure_passwords(users).items():
             if user in users:

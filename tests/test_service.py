@@ -8,6 +8,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 from html import escape
 
@@ -125,3 +126,17 @@ def test_before_the_due_date_only_tests_then_everything(classroom):
     assert any("full feedback released" in ln for ln in lines), lines
     student("fetch_feedback", A)
     assert _feedback(home) == {stamp: full}
+
+
+def test_a_second_grading_run_waits_for_the_first(tmp_path):
+    """The grading lock that the service and `make grade` take (grader.course.grading_lock):
+    while one holds it, another process says it waits, and goes on once it is released."""
+    other = ("import sys\nfrom grader import course\n"
+             "with course.grading_lock(sys.argv[1]):\n    print('got it', flush=True)\n")
+    with grading.grading_lock(tmp_path, log=lambda line: None):
+        proc = subprocess.Popen([sys.executable, "-c", other, str(tmp_path)], cwd=grading.ROOT,
+                                stdout=subprocess.PIPE, text=True)
+        time.sleep(3)
+        assert proc.poll() is None, "the second run did not wait"
+    out, _ = proc.communicate(timeout=60)
+    assert "another grading run of this course is under way" in out and out.endswith("got it\n")
