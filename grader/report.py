@@ -28,6 +28,7 @@ import nbformat
 
 from grader import course as coursedir
 from grader import similarity
+from grader.errors import GraderError
 from grader.parts import grade_cells
 from grader.state import load_state
 from grader.task import Outcome
@@ -168,14 +169,20 @@ def write(course, a, state=None, unsafe=False):
 
     index.html is one self-contained page (its histogram embedded), with links to each
     student's feedback in feedback/<student>/<a>/."""
+    from nbgrader.api import MissingEntry
+
     course = Path(course)
     out = course / "report" / a
-    out.mkdir(parents=True, exist_ok=True)
     totals, cells, maxima, notebooks = {}, {}, {}, {}
     scores, named = {}, {}  # per student: {grade cell: (score, max)}, {(function, sentence)}
     with coursedir.gradebook(course) as gb:
-        assignment = gb.find_assignment(a)
+        try:
+            assignment = gb.find_assignment(a)
+        except MissingEntry:
+            raise GraderError(f"{a} has not been graded in {course}: grade it first "
+                              f"(make grade A={a}), then ask for its report.") from None
         top = assignment.max_score
+        out.mkdir(parents=True, exist_ok=True)
         for sub in assignment.submissions:
             student = sub.student.id
             totals[student] = sub.score

@@ -44,3 +44,16 @@ def test_a_problem_is_one_sentence_and_status_1(tmp_path, capsys):
                      "--course", str(tmp_path)]) == 1
     assert capsys.readouterr().err == \
         f"No gradebook.db in {tmp_path}: grade first (make grade A=...).\n"
+
+
+def test_a_report_of_an_ungraded_assignment_is_one_sentence(tmp_path, capsys):
+    """Does `report` on an assignment the gradebook does not know say so, with no
+    traceback and no report folder?"""
+    from grader import course
+
+    root = course.new_course(tmp_path / "c", ["ps1_perceptron"])
+    assert cli.main(["report", "ps1_perceptron", "--course", str(root)]) == 1
+    assert capsys.readouterr().err == (
+        f"ps1_perceptron has not been graded in {root}: grade it first "
+        "(make grade A=ps1_perceptron), then ask for its report.\n")
+    assert not (root / "report").exists()
