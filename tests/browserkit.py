@@ -173,3 +173,4 @@ def copy_course(dest, parts=("source", "release", "notebooks")):
                         ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
     shutil.copy(ROOT / "nbgrader_config.py", dest)
     return dest
+

@@ -89,3 +89,14 @@ def course_factory(tmp_path_factory):
         return built[a]
 
     return make
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium for a test module (skipped without it, outside CI)."""
+    from browserkit import Browser, need_chromium
+
+    need_chromium()
+    b = Browser()
+    yield b
+    b.close()

@@ -8,7 +8,6 @@ import urllib.parse
 from pathlib import Path
 
 import nbformat
-import pytest
 from browserkit import TOKEN, Browser, Lab, need_chromium, screenshot
 
 from grader import feedback
@@ -140,14 +139,6 @@ def check_typeset(where, tex):
     assert found["tex"] == [], f"raw TeX shown: {found['tex']}"
     assert found["maths"] == found["drawn"] == tex, found
     assert found["fractions"] > 0 and found["stacked"] == found["fractions"], found
-
-
-@pytest.fixture(scope="module")
-def browser():
-    need_chromium()
-    b = Browser()
-    yield b
-    b.close()
 
 
 def test_maths_typeset_as_a_file(tmp_path, browser):

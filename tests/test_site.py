@@ -13,7 +13,7 @@ import sys
 from itertools import pairwise
 
 import pytest
-from browserkit import ROOT, Browser, need_chromium, screenshot, serve
+from browserkit import ROOT, screenshot, serve
 from conftest import ASSIGNMENTS, HIDDEN_REGION, SOLUTION_REGION, region_lines
 
 from grader.parts import grade_cells
@@ -60,14 +60,6 @@ def test_each_problem_set_page_links_its_zip(site):
 def served(site):
     with serve(site) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    need_chromium()
-    b = Browser()
-    yield b
-    b.close()
 
 
 def test_every_page_is_built_and_linked(site):
