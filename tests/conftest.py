@@ -19,10 +19,11 @@ from grader import course as grading
 ASSIGNMENTS = grading.ASSIGNMENTS
 # every per-user folder a test's programs write to, by variable: nbgrader's cache of
 # submissions is JUPYTER_DATA_DIR/nbgrader_cache; Chromium and dconf use the XDG folders;
-# JupyterLab runs `npm prefix`, which writes a log into npm's cache
+# JupyterLab runs `npm prefix`, which writes a log into npm's cache; torch.func.jvp makes
+# torch's compiler cache (/tmp/torchinductor_<user> unless told otherwise)
 USER_DIRS = ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR",
              "MPLCONFIGDIR", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME",
-             "XDG_STATE_HOME", "npm_config_cache")
+             "XDG_STATE_HOME", "npm_config_cache", "TORCHINDUCTOR_CACHE_DIR")
 SCRATCH_HOME = "BP_TEST_USER_DIRS"  # set once per run, to the folder that holds them
 SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.DOTALL)
 HIDDEN_REGION = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.DOTALL)
