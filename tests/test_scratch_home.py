@@ -4,8 +4,11 @@ Chromium and torch's compiler cache are in the run's scratch folder (tests/conft
 Checked by running real tests that use each of them with HOME and TMPDIR set to empty
 folders: they must still be empty afterwards."""
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 from browserkit import ROOT, need_chromium
 from conftest import SCRATCH_HOME, USER_DIRS
@@ -20,9 +23,17 @@ TESTS = ["notebooks/01_perceptron.ipynb", "notebooks/03b_computational_graphs.ip
 
 def test_a_run_leaves_the_home_folder_as_it_found_it(tmp_path):
     need_chromium()
-    home, tmp = tmp_path / "home", tmp_path / "tmp"
+    home = tmp_path / "home"
     home.mkdir()
-    tmp.mkdir()
+    # short: Chromium keeps a Unix socket in TMPDIR (at most 107 bytes of path)
+    tmp = Path(tempfile.mkdtemp(prefix="bp-tmp-", dir="/tmp"))
+    try:
+        _run_with(home, tmp, tmp_path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run_with(home, tmp, tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in (*USER_DIRS, SCRATCH_HOME)}
     env["HOME"], env["TMPDIR"] = str(home), str(tmp)
     run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
