@@ -21,6 +21,7 @@ import csv
 import os
 import re
 from collections import Counter
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
@@ -163,63 +164,105 @@ def _list(items):
         if items else "<span class='none'>none</span>"
 
 
-def write(course, a, state=None, unsafe=False):
-    """Write report/<a>/ from the gradebook and autograded/ (with the problems met in
-    `state`, {student: Outcome}, see grader/state.py); returns the folder.
+@dataclass
+class ClassGrades:
+    """What the gradebook and autograded/ hold of one assignment, per student."""
+    top: float  # the assignment's points
+    totals: dict = field(default_factory=dict)  # {student: score}
+    scores: dict = field(default_factory=dict)  # {student: {grade cell: (score, max)}}
+    passed: dict = field(default_factory=dict)  # {grade cell: [full marks?, per student]}
+    maxima: dict = field(default_factory=dict)  # {grade cell: points}
+    notebooks: dict = field(default_factory=dict)  # {student: [autograded notebooks]}
+    named: dict = field(default_factory=dict)  # {student: {(function, sentence)}}
 
-    index.html is one self-contained page (its histogram embedded), with links to each
-    student's feedback in feedback/<student>/<a>/."""
+
+def read_grades(course, a):
+    """The ClassGrades of `a`; GraderError if the gradebook does not know it."""
     from nbgrader.api import MissingEntry
 
     course = Path(course)
-    out = course / "report" / a
-    totals, cells, maxima, notebooks = {}, {}, {}, {}
-    scores, named = {}, {}  # per student: {grade cell: (score, max)}, {(function, sentence)}
     with coursedir.gradebook(course) as gb:
         try:
             assignment = gb.find_assignment(a)
         except MissingEntry:
             raise GraderError(f"{a} has not been graded in {course}: grade it first "
                               f"(make grade A={a}), then ask for its report.") from None
-        top = assignment.max_score
-        out.mkdir(parents=True, exist_ok=True)
+        got = ClassGrades(assignment.max_score)
         for sub in assignment.submissions:
             student = sub.student.id
-            totals[student] = sub.score
-            scores[student] = {}
+            got.totals[student] = sub.score
+            got.scores[student] = {}
             for nb in sub.notebooks:
                 for g in nb.grades:
-                    maxima[g.name] = g.max_score
-                    cells.setdefault(g.name, []).append(g.score == g.max_score)
-                    scores[student][g.name] = (g.score, g.max_score)
-            notebooks[student] = sorted((course / "autograded" / student / a).glob("*.ipynb"))
-            named[student] = {m for path in notebooks[student]
-                              for found in mistakes_by_cell(path).values() for m in found}
-    mistakes, who = class_mistakes(notebooks)
-    png = _png(histogram(totals, top, a))
+                    got.maxima[g.name] = g.max_score
+                    got.passed.setdefault(g.name, []).append(g.score == g.max_score)
+                    got.scores[student][g.name] = (g.score, g.max_score)
+            got.notebooks[student] = sorted((course / "autograded" / student / a).glob("*.ipynb"))
+            got.named[student] = {m for path in got.notebooks[student]
+                                  for found in mistakes_by_cell(path).values() for m in found}
+    return got
+
+
+def _csv(path, header, rows):
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+
+
+def write(course, a, state=None, unsafe=False):
+    """Write report/<a>/ from the gradebook and autograded/ (with the problems met in
+    `state`, {student: Outcome}, see grader/state.py); returns the folder.
+
+    index.html is one self-contained page (its histogram embedded), with links to each
+    student's feedback in feedback/<student>/<a>/."""
+    course = Path(course)
+    got = read_grades(course, a)
+    out = course / "report" / a
+    out.mkdir(parents=True, exist_ok=True)
+    mistakes, who = class_mistakes(got.notebooks)
+    png = _png(histogram(got.totals, got.top, a))
     (out / "scores.png").write_bytes(png)
-    order = _cells_in_order(course, a, set(cells))
+    order = _cells_in_order(course, a, set(got.passed))
     part_of = dict(order)
-    rows = [(g, maxima[g], sum(cells[g]), len(cells[g]), sum(cells[g]) / len(cells[g]),
-             part_of[g]) for g, _ in order]
-    with (out / "cells.csv").open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["grade_cell", "points", "passed", "students", "pass_rate", "part"])
-        w.writerows((g, p, n, t, f"{r:.3f}", part) for g, p, n, t, r, part in rows)
+    rows = [(g, got.maxima[g], sum(got.passed[g]), len(got.passed[g]),
+             sum(got.passed[g]) / len(got.passed[g]), part_of[g]) for g, _ in order]
+    _csv(out / "cells.csv", ["grade_cell", "points", "passed", "students", "pass_rate", "part"],
+         ((g, p, n, t, f"{r:.3f}", part) for g, p, n, t, r, part in rows))
     ranked = sorted(mistakes.items(), key=lambda kv: (-kv[1], kv[0]))
-    with (out / "mistakes.csv").open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["part", "mistake", "students", "who"])
-        w.writerows((part, mistake, n, " ".join(sorted(who[part, mistake])))
-                    for (part, mistake), n in ranked)
-    pairs = similar(course, a, totals)
-    with (out / "similarity.csv").open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["student_a", "student_b", "score", "shared_nodes", "functions"])
-        w.writerows((p.a, p.b, p.score, p.shared, " ".join(n for n, _, _ in p.functions))
-                    for p in pairs)
+    _csv(out / "mistakes.csv", ["part", "mistake", "students", "who"],
+         ((part, mistake, n, " ".join(sorted(who[part, mistake])))
+          for (part, mistake), n in ranked))
+    pairs = similar(course, a, got.totals)
+    _csv(out / "similarity.csv", ["student_a", "student_b", "score", "shared_nodes", "functions"],
+         ((p.a, p.b, p.score, p.shared, " ".join(n for n, _, _ in p.functions)) for p in pairs))
     problems = {s: i for s, i in (state or {}).items() if i.reason or i.notes}
-    mean = sum(totals.values()) / len(totals) if totals else 0
+    html = [*_head(a, got, png, unsafe),
+            "<h2>Named mistakes</h2>",
+            _table(["part", "mistake", "students"], [
+                (f"<td>{escape(w)}</td>", f"<td>{escape(m)}</td>", f"<td class='n'>{n}</td>")
+                for (w, m), n in ranked]),
+            "<h2>Grade cells</h2>",
+            _table(["part", "grade cell", "points", "pass rate"], [
+                (f"<td>{escape(part) or '<span class=none>none</span>'}</td>",
+                 f"<td>{escape(g)}</td>", f"<td class='n'>{p:g}</td>",
+                 f"<td class='n'>{r:.0%} ({n}/{t})</td>")
+                for g, p, n, t, r, part in rows]),
+            "<h2>Students</h2>",
+            _students(course, a, got, order, part_of),
+            "<h2>Problems met while grading</h2>",
+            _list([f"{escape(student)}: " + escape(" ".join(filter(
+                None, [info.reason, *info.notes])))
+                for student, info in sorted(problems.items())]),
+            *similarity_html(pairs),
+            "</body></html>"]
+    (out / "index.html").write_text("\n".join(html))
+    return out
+
+
+def _head(a, got, png, unsafe):
+    """The page's start: title, the --unsafe warning, the mean and the histogram."""
+    mean = sum(got.totals.values()) / len(got.totals) if got.totals else 0
     html = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
             "<meta name='viewport' content='width=device-width, initial-scale=1'>",
             f"<title>{escape(a)}: class report</title><style>{STYLE}</style></head><body>",
@@ -227,45 +270,33 @@ def write(course, a, state=None, unsafe=False):
     if unsafe:
         html.append("<p><strong>Graded with --unsafe: student code ran without the sandbox."
                     "</strong></p>")
-    html.append(f"<p>{len(totals)} students graded; mean score {mean:.2f} of {top:g}.</p>")
-    if totals:
+    html.append(f"<p>{len(got.totals)} students graded; mean score {mean:.2f} of "
+                f"{got.top:g}.</p>")
+    if got.totals:
         html.append("<img alt='histogram of scores' src='data:image/png;base64,"
                     f"{base64.b64encode(png).decode()}'>")
-    html.append("<h2>Named mistakes</h2>")
-    html.append(_table(["part", "mistake", "students"], [
-        (f"<td>{escape(w)}</td>", f"<td>{escape(m)}</td>", f"<td class='n'>{n}</td>")
-        for (w, m), n in ranked]))
-    html.append("<h2>Grade cells</h2>")
-    html.append(_table(["part", "grade cell", "points", "pass rate"], [
-        (f"<td>{escape(part) or '<span class=none>none</span>'}</td>", f"<td>{escape(g)}</td>",
-         f"<td class='n'>{p:g}</td>", f"<td class='n'>{r:.0%} ({n}/{t})</td>")
-        for g, p, n, t, r, part in rows]))
-    html.append("<h2>Students</h2>")
-    students = []
-    for student in sorted(totals):
-        failed = [part_of.get(g) or g for g, _ in order
-                  if g in scores[student] and scores[student][g][0] < scores[student][g][1]]
+    return html
+
+
+def _students(course, a, got, order, part_of):
+    """The per-student table: score, parts failed, named mistakes, a link to the feedback."""
+    rows = []
+    for student in sorted(got.totals):
+        mine = got.scores[student]
+        failed = [part_of.get(g) or g for g, _ in order if g in mine and mine[g][0] < mine[g][1]]
         failed = list(dict.fromkeys(failed))  # each part once, in notebook order
-        said = sorted(f"{w}: {m}" for w, m in named[student])
+        said = sorted(f"{w}: {m}" for w, m in got.named[student])
         pages = sorted((course / "feedback" / student / a).glob("*.html"))
         # the page is report/<a>/index.html: two folders below the course
         link = "".join(f"<a href='../../{escape(p.relative_to(course).as_posix(), quote=True)}'>"
                        f"{escape(p.name)}</a> " for p in pages)
-        students.append((
-            f"<td>{escape(student)}</td>", f"<td class='n'>{totals[student]:g} / {top:g}</td>",
+        rows.append((
+            f"<td>{escape(student)}</td>",
+            f"<td class='n'>{got.totals[student]:g} / {got.top:g}</td>",
             f"<td>{_list([escape(p) for p in failed])}</td>",
             f"<td>{_list([escape(m) for m in said])}</td>",
             f"<td>{link or '<span class=none>none</span>'}</td>"))
-    html.append(_table(["student", "score", "parts failed", "named mistakes", "feedback"],
-                       students))
-    html.append("<h2>Problems met while grading</h2>")
-    html.append(_list([f"{escape(student)}: " + escape(" ".join(filter(
-        None, [info.reason, *info.notes])))
-        for student, info in sorted(problems.items())]))
-    html += similarity_html(pairs)
-    html.append("</body></html>")
-    (out / "index.html").write_text("\n".join(html))
-    return out
+    return _table(["student", "score", "parts failed", "named mistakes", "feedback"], rows)
 
 
 def similar(course, a, students):

@@ -44,6 +44,7 @@ import nbformat
 
 from grader import course as coursedir
 from grader import late
+from grader.errors import GraderError
 
 BEFORE_DUE = ("tests", "nothing", "everything")
 
@@ -197,36 +198,36 @@ def _full_after_due(course, exchange, state, log):
         _save(course, state)
 
 
-def run_once(course, limit=600, jobs=None, timeout=None, unsafe=False, before_due="tests",
-             log=print):
-    """Handle every new submission once; returns {"graded": [...], "refused": [...]}."""
+def _new_submissions(course, exchange, state, log):
+    """[(timestamp, student, assignment, inbound folder)] not handled yet, oldest first; a
+    submission of an assignment the course does not have is recorded and skipped."""
     from nbgrader.utils import parse_utc
 
-    from grader import classgrade
-
-    if before_due not in BEFORE_DUE:
-        raise SystemExit(f"before_due is {before_due!r}; choose one of {', '.join(BEFORE_DUE)}.")
-    course = Path(course).resolve()
-    exchange = exchange_course(course)
-    state = {**load_state(course)}
-    for key in ("latest", "limited"):
-        state.setdefault(key, {})
-    _full_after_due(course, exchange, state, log)
     inbound = exchange / "inbound"
+    assignments = {p.name for p in (course / "source").iterdir() if p.is_dir()}
     found = []
     for folder in (inbound.iterdir() if inbound.is_dir() else ()):
         m = INBOUND.match(folder.name)
         if not m or folder.name in state["handled"] or not folder.is_dir():
             continue
         a = m["assignment"]
-        if a not in {p.name for p in (course / "source").iterdir() if p.is_dir()}:
+        if a not in assignments:
             state["handled"][folder.name] = "unknown assignment"
             _save(course, state)
             log(f"{folder.name}: no assignment {a} in source/; skipped")
             continue
         found.append((parse_utc(m["timestamp"]), m["student"], a, folder))
+    return sorted(found)
+
+
+def _accept(course, exchange, state, found, limit, log):
+    """({student+assignment: (timestamp, student, assignment, folder)} to grade this round,
+    [refused folder names]): one per student and assignment a round (the next round takes
+    the others); one within `limit` seconds of the last graded is refused, with a page."""
+    from nbgrader.utils import parse_utc
+
     accepted, refused, last = {}, [], dict(state["last"])  # last: graded, or accepted now
-    for stamp, student, a, folder in sorted(found):
+    for stamp, student, a, folder in found:
         key = f"{student}+{a}"
         before = parse_utc(last[key]) if key in last else None
         if before is not None and (stamp - before).total_seconds() < limit:
@@ -237,10 +238,41 @@ def run_once(course, limit=600, jobs=None, timeout=None, unsafe=False, before_du
             log(f"{folder.name}: refused (the submission of {before:%H:%M:%S} UTC was graded; "
                 f"one every {limit} s)")
             continue
-        if key in accepted:  # one per student and assignment a round: the next round takes it
+        if key in accepted:
             continue
         last[key] = str(stamp)
         accepted[key] = (stamp, student, a, folder)
+    return accepted, refused
+
+
+def _copy_in(course, accepted):
+    """Each accepted submission's files into submitted/<student>/<assignment>/, as nbgrader's
+    collect would (regular files only)."""
+    for _, student, a, folder in accepted.values():
+        dest = course / "submitted" / student / a
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True)
+        for f in folder.iterdir():
+            if f.is_file() and not f.is_symlink():
+                shutil.copyfile(f, dest / f.name)
+
+
+def run_once(course, limit=600, jobs=None, timeout=None, unsafe=False, before_due="tests",
+             log=print):
+    """Handle every new submission once; returns {"graded": [...], "refused": [...]}."""
+    from grader import classgrade
+
+    if before_due not in BEFORE_DUE:
+        raise GraderError(f"before_due is {before_due!r}; choose one of "
+                          f"{', '.join(BEFORE_DUE)}.")
+    course = Path(course).resolve()
+    exchange = exchange_course(course)
+    state = {**load_state(course)}
+    for key in ("latest", "limited"):
+        state.setdefault(key, {})
+    _full_after_due(course, exchange, state, log)
+    accepted, refused = _accept(course, exchange, state,
+                                _new_submissions(course, exchange, state, log), limit, log)
     graded = []
 
     def release(key, reason=None):
@@ -270,13 +302,7 @@ def run_once(course, limit=600, jobs=None, timeout=None, unsafe=False, before_du
         return {"graded": graded, "refused": refused}
     # `make grade` (`make hub-grade`) waits while this round writes, and the other way round
     with coursedir.grading_lock(course, log=log):
-        for _, student, a, folder in accepted.values():
-            dest = course / "submitted" / student / a
-            shutil.rmtree(dest, ignore_errors=True)
-            dest.mkdir(parents=True)
-            for f in folder.iterdir():
-                if f.is_file() and not f.is_symlink():
-                    shutil.copyfile(f, dest / f.name)
+        _copy_in(course, accepted)
         _give_back(course)  # the instructor's Collect may write submitted/ meanwhile
         try:
             for a in sorted({a for _, _, a, _ in accepted.values()}):
