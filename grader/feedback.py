@@ -90,12 +90,26 @@ READABLE = ("<style>.output_error pre,.output_stream pre,.output_text pre{white-
             "</style>")
 
 
+def _short(message, limit=110):
+    """A failing cell's message in a line of the index: its named mistake ("Most likely:
+    ..."), else its first sentence, cut at a word (the message is HTML-escaped already)."""
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", message)).strip()
+    text = re.sub(r"^Failed: ", "", text)
+    named = re.search(r"Most likely: (.*?)(?: \(Tolerance|$)", text)
+    text = named.group(1) if named else re.split(r"(?<=\.)\s", text, maxsplit=1)[0]
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] + " \u2026"
+    return text
+
+
 def _readable(body):
-    """Name each test cell of the index by its part, and say at the top what to fix first.
+    """Name each test cell of the index by its part, with its verdict in a few words, and say
+    at the top what to fix first.
 
     nbgrader's index lists every grade cell as "Test cell (Score: x / y)"; here it reads
-    "Part 2: the forward pass, test_forward (Score: x / y)" (the `##` heading above the cell),
-    and the first failing cell's message follows the index."""
+    "Part 2: the forward pass, test_forward (Score: x / y): passes" (the `##` heading above
+    the cell; a failing cell gives its named mistake, or its message's first sentence), and
+    the first failing cell's whole message follows the index."""
     heads = [(m.start(), re.sub(r"<[^>]+>|\u00b6", "", m.group(1)).strip())
              for m in re.finditer(r"<h2[^>]*>(.*?)</h2>", body, re.DOTALL)]
     anchors = {m.group(1): m.start() for m in re.finditer(r'<a name="([\w-]+)"', body)}
@@ -106,18 +120,29 @@ def _readable(body):
         name = re.sub(r"\s*\(\d+(\.\d+)?\s+points?\)$", "", above[-1]) if above else ""
         return ", ".join(filter(None, [name, grade_id]))  # name: text of the cleaned page
 
-    first = ""
+    first, status = "", {}
     starts = sorted(anchors.items(), key=lambda kv: kv[1])
     for (grade_id, at), (_, end) in zip(starts, [*starts[1:], ("", len(body))]):
         cell = body[at:end]
         score = re.search(r"Score: ([\d.]+) / ([\d.]+)", cell)
         failed = re.search(r'class="[^"]*output_error[^"]*">\s*<pre>(.*?)</pre>', cell, re.DOTALL)
-        if score and float(score.group(1)) < float(score.group(2)) and failed:
+        if not score:
+            continue
+        if float(score.group(1)) >= float(score.group(2)):
+            status[grade_id] = "passes"
+            continue
+        status[grade_id] = _short(failed.group(1)) if failed else "fails"
+        if failed and not first:
             first = (f'<p class="bp-first"><strong>Fix first:</strong> {part(grade_id)}: '
                      f"{failed.group(1).strip()}</p>")
-            break
-    body = re.sub(r'<li><a href="#([\w-]+)">Test cell</a>',
-                  lambda m: f'<li><a href="#{m.group(1)}">{part(m.group(1))}</a>', body)
+
+    def line(m):
+        said = status.get(m.group(1))
+        return (f'<li><a href="#{m.group(1)}">{part(m.group(1))}</a>{m.group(2)}'
+                + (f': <span class="bp-status">{said}</span>' if said else ""))
+
+    body = re.sub(r'<li><a href="#([\w-]+)">Test cell</a>( \(Score: [\d.]+ / [\d.]+\))?',
+                  line, body)
     return re.sub(r'(<div id="toc">.*?</div>)', lambda m: m.group(1) + first, body, count=1,
                   flags=re.DOTALL)
 

@@ -49,6 +49,20 @@ def test_the_index_names_each_test_cell_by_its_part():
                      ("test_forward_hidden", "Part 2: the forward pass, test_forward_hidden")]
 
 
+def test_each_line_of_the_index_says_its_verdict_in_a_few_words():
+    """Does each test cell's line in the index say "passes", or the named mistake, or the
+    first sentence of its message, without the tolerance detail?"""
+    page = feedback.sanitize(PAGE, "feedback")
+    said = dict(re.findall(r'<li><a href="#(\w+)">.*?</a> \(Score: [\d.]+ / [\d.]+\): '
+                           r'<span class="bp-status">(.*?)</span>', page))
+    assert said == {"test_sigmoid": "passes", "test_forward": "the bias b is missing.",
+                    "test_forward_hidden": "hidden forward"}
+    long = PAGE.replace("Failed: hidden forward", "Failed: " + "word " * 40)
+    line = re.search(r'href="#test_forward_hidden">.*?<span class="bp-status">(.*?)</span>',
+                     feedback.sanitize(long, "feedback")).group(1)
+    assert line.endswith("word \u2026") and len(line) <= 112
+
+
 def test_the_first_failing_part_is_said_first():
     page = feedback.sanitize(PAGE, "feedback")
     first = re.search(r'<p class="bp-first">(.*?)</p>', page, re.DOTALL).group(1)
