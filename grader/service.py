@@ -210,6 +210,8 @@ def _new_submissions(course, exchange, state, log):
         m = INBOUND.match(folder.name)
         if not m or folder.name in state["handled"] or not folder.is_dir():
             continue
+        if not _complete(folder):
+            continue  # nbgrader's submit is still writing it: the next round takes it
         a = m["assignment"]
         if a not in assignments:
             state["handled"][folder.name] = "unknown assignment"
@@ -218,6 +220,15 @@ def _new_submissions(course, exchange, state, log):
             continue
         found.append((parse_utc(m["timestamp"]), m["student"], a, folder))
     return sorted(found)
+
+
+def _complete(folder):
+    """Whether nbgrader's submit has finished writing an inbound folder: it copies the
+    files, then writes timestamp.txt, then submission_secret.txt, last."""
+    try:
+        return (folder / "submission_secret.txt").stat().st_size > 0
+    except OSError:
+        return False
 
 
 def _accept(course, exchange, state, found, limit, log):

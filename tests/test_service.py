@@ -140,3 +140,19 @@ def test_a_second_grading_run_waits_for_the_first(tmp_path):
         assert proc.poll() is None, "the second run did not wait"
     out, _ = proc.communicate(timeout=60)
     assert "another grading run of this course is under way" in out and out.endswith("got it\n")
+
+
+def test_a_submission_still_being_written_waits_for_the_next_round(tmp_path):
+    """Is an inbound folder taken only once nbgrader's submit has written its last file,
+    submission_secret.txt (it copies the notebook, then timestamp.txt, then the secret)?"""
+    from grader import service
+
+    folder = tmp_path / "s1+ps1_perceptron+2026-12-07 22:00:00.000000 UTC+abc"
+    folder.mkdir()
+    (folder / "ps1_perceptron.ipynb").write_text("{}")
+    (folder / "timestamp.txt").write_text("2026-12-07 22:00:00.000000 UTC")
+    assert not service._complete(folder)
+    (folder / "submission_secret.txt").write_text("")
+    assert not service._complete(folder)
+    (folder / "submission_secret.txt").write_text("f" * 128)
+    assert service._complete(folder)
