@@ -37,6 +37,7 @@ from urllib.parse import quote
 import nbformat
 import pytest
 from classroom import COURSE_ID, Http, student_work, wait_for
+from conftest import required
 
 ROOT = Path(__file__).resolve().parent.parent
 CHP = ROOT / ".venv" / "chp" / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -105,11 +106,7 @@ def remove_users(users):
 
 @pytest.fixture(scope="module")
 def hub():
-    reason = _missing()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the hub test, but {reason}")
-        pytest.skip(reason)
+    required(_missing(), "run the hub test")
     start = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="bp-hub-", dir="/tmp"))
     tmp.chmod(0o711)  # the users reach their homes and the exchange inside it

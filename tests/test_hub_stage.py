@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import required
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = "bp_stage_probe"
@@ -35,11 +36,7 @@ def _missing():
 
 @pytest.fixture
 def user():
-    reason = _missing()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the staging test, but {reason}")
-        pytest.skip(reason)
+    required(_missing(), "run the staging test")
     name = f"bp-stage-{secrets.token_hex(4)}"
     subprocess.run(["useradd", "--no-create-home", "--home-dir", "/nonexistent", "--user-group",
                     "--shell", "/usr/sbin/nologin", name], check=True, capture_output=True)

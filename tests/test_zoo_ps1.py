@@ -1,12 +1,10 @@
 """The zoo of ps1_perceptron (see zootests.py), and the checks that need one assignment:
 LMS archives, persistence into a later student, a hostile page in a browser, the probe."""
-import os
 import re
-import shutil
 import subprocess
 
-import pytest
 import zoo
+from browserkit import CHROMIUM, need_chromium
 from conftest import classgrade, grading, notebook, submit
 from zootests import *
 from zootests import _feedback_text
@@ -46,15 +44,11 @@ def test_persistence_does_not_reach_a_later_student(graded, tmp_path):
 
 def test_feedback_runs_no_script_in_a_browser(graded, tmp_path):
     """Opened in a real browser, does the hostile feedback page run any script?"""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not chromium:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is missing under CI: .ci/run installs it with apt")
-        pytest.skip("chromium is not installed (apt-get install chromium): browser check skipped")
+    need_chromium()
     run = graded(A)
     page = run["course"] / "feedback" / "xss" / zoo.PS1 / f"{zoo.PS1}.html"
     dom = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=3000",
          "--dump-dom", page.as_uri()],
